@@ -1,0 +1,1 @@
+"""In-memory adapters: the whole system with no server, for tests and demos."""

@@ -1,0 +1,258 @@
+"""In-memory repositories: copies in, copies out, writes staged until commit."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
+from typing import Generic, TypeVar
+
+from core.domain.catalog import Product
+from core.domain.events import EventRecorder
+from core.domain.idempotency import IdempotencyRecord
+from core.domain.orders import Order, OrderStatus
+from core.domain.payments import Payment
+from core.domain.principals import Principal
+from core.domain.stock import StockItem
+from core.ports.errors import ConcurrencyConflict, DuplicateIdempotencyKey
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class StagedTable(Generic[K, V]):
+    """Reads see this transaction's writes first; `flush` applies them to the store."""
+
+    def __init__(self, committed: dict[K, V]) -> None:
+        self.committed = committed
+        self.loaded: dict[K, V] = {}
+        self.written: dict[K, V] = {}
+        self.deleted: set[K] = set()
+
+    def get(self, key: K) -> V | None:
+        if key in self.loaded:
+            return self.loaded[key]
+        value = self.written.get(key, self.committed.get(key))
+        if value is None:
+            return None
+        mine = copy.deepcopy(value)
+        self.loaded[key] = mine
+        return mine
+
+    def exists(self, key: K) -> bool:
+        return key in self.written or key in self.committed
+
+    def write(self, key: K, value: V) -> None:
+        self.loaded[key] = value
+        self.written[key] = value
+
+    def delete(self, key: K) -> None:
+        self.loaded.pop(key, None)
+        self.written.pop(key, None)
+        self.deleted.add(key)
+
+    def flush(self) -> None:
+        for key in self.deleted:
+            self.committed.pop(key, None)
+        for key, value in self.written.items():
+            self.committed[key] = copy.deepcopy(value)
+
+
+Track = Callable[[EventRecorder], None]
+
+
+def _require(table: StagedTable[K, V], key: K) -> None:
+    """As in SQL, saving something that is not stored is a lost race (it was never added)."""
+    if not table.exists(key):
+        raise ConcurrencyConflict(f"{key!r} is not stored")
+
+
+class MemoryProductRepository:
+    def __init__(self, table: StagedTable[str, Product], track: Track) -> None:
+        self._t = table
+        self._track = track
+
+    def get(self, sku: str) -> Product | None:
+        return self._t.get(sku)
+
+    def get_many(self, skus: Iterable[str]) -> dict[str, Product]:
+        found = {}
+        for sku in skus:
+            product = self._t.get(sku)
+            if product is not None:
+                found[sku] = product
+        return found
+
+    def add(self, product: Product) -> None:
+        if self._t.exists(product.sku):
+            raise ConcurrencyConflict(f"product {product.sku} was added concurrently")
+        self._t.write(product.sku, product)
+        self._track(product)
+
+    def save(self, product: Product) -> None:
+        _require(self._t, product.sku)
+        self._t.write(product.sku, product)
+        self._track(product)
+
+
+class MemoryStockRepository:
+    """Stock items are handed out without reservations, or with one order's only."""
+
+    def __init__(self, table: StagedTable[str, StockItem], track: Track) -> None:
+        self._t = table
+        self._track = track
+        self._scope: dict[str, str | None] = {}
+
+    def _full(self, sku: str) -> StockItem | None:
+        if sku in self._t.written:
+            return self._t.written[sku]
+        stored = self._t.committed.get(sku)
+        return copy.deepcopy(stored) if stored is not None else None
+
+    def _view(self, full: StockItem, order_id: str | None) -> StockItem:
+        reservations = {}
+        if order_id is not None and order_id in full.reservations:
+            reservations[order_id] = full.reservations[order_id]
+        self._scope[full.sku] = order_id
+        return StockItem(full.sku, full.on_hand, full.reserved, reservations, full.version)
+
+    def get(self, sku: str) -> StockItem | None:
+        full = self._full(sku)
+        return None if full is None else self._view(full, None)
+
+    def get_for_order(self, skus: Sequence[str], order_id: str) -> dict[str, StockItem]:
+        found = {}
+        for sku in skus:
+            full = self._full(sku)
+            if full is not None:
+                found[sku] = self._view(full, order_id)
+        return found
+
+    def add(self, item: StockItem) -> None:
+        if self._t.exists(item.sku):
+            raise ConcurrencyConflict(f"stock for {item.sku} was added concurrently")
+        self._t.written[item.sku] = copy.deepcopy(item)
+        self._scope[item.sku] = None
+        self._track(item)
+
+    def save(self, item: StockItem) -> None:
+        full = self._full(item.sku)
+        if full is None:
+            raise ConcurrencyConflict(f"stock for {item.sku} does not exist")
+        full.on_hand = item.on_hand
+        full.reserved = item.reserved
+        full.version = item.version
+        order_id = self._scope.get(item.sku)
+        if order_id is not None:
+            if order_id in item.reservations:
+                full.reservations[order_id] = item.reservations[order_id]
+            else:
+                full.reservations.pop(order_id, None)
+        self._t.written[item.sku] = full
+        self._track(item)
+
+
+class MemoryOrderRepository:
+    def __init__(self, table: StagedTable[str, Order], track: Track) -> None:
+        self._t = table
+        self._track = track
+
+    def get(self, order_id: str) -> Order | None:
+        return self._t.get(order_id)
+
+    def add(self, order: Order) -> None:
+        if self._t.exists(order.id):
+            raise ConcurrencyConflict(f"order {order.id} exists")
+        self._t.write(order.id, order)
+        self._track(order)
+
+    def save(self, order: Order) -> None:
+        _require(self._t, order.id)
+        self._t.write(order.id, order)
+        self._track(order)
+
+    def pending_before(self, cutoff: datetime, limit: int) -> list[str]:
+        pending = sorted(
+            (o.created_at, o.id)
+            for o in self._t.committed.values()
+            if o.status is OrderStatus.PENDING_PAYMENT and o.created_at < cutoff
+        )
+        return [order_id for _, order_id in pending[:limit]]
+
+
+class MemoryPaymentRepository:
+    def __init__(self, table: StagedTable[str, Payment]) -> None:
+        self._t = table
+
+    def get(self, order_id: str) -> Payment | None:
+        return self._t.get(order_id)
+
+    def add(self, payment: Payment) -> None:
+        if self._t.exists(payment.order_id):
+            raise ConcurrencyConflict(f"payment for {payment.order_id} exists")
+        self._t.write(payment.order_id, payment)
+
+    def save(self, payment: Payment) -> None:
+        self._t.write(payment.order_id, payment)
+
+
+class MemoryPrincipalRepository:
+    def __init__(self, table: StagedTable[str, Principal]) -> None:
+        self._t = table
+
+    def get(self, principal_id: str) -> Principal | None:
+        return self._t.get(principal_id)
+
+    def _find(self, match: Callable[[Principal], bool]) -> Principal | None:
+        for principal in [*self._t.written.values(), *self._t.committed.values()]:
+            if match(principal):
+                return self._t.get(principal.id)
+        return None
+
+    def get_by_name(self, name: str) -> Principal | None:
+        return self._find(lambda p: p.name == name)
+
+    def get_by_key_hash(self, key_hash: str) -> Principal | None:
+        return self._find(lambda p: p.key_hash == key_hash)
+
+    def add(self, principal: Principal) -> None:
+        if self._t.exists(principal.id) or self.get_by_name(principal.name) is not None:
+            raise ConcurrencyConflict(f"principal {principal.name} exists")
+        self._t.write(principal.id, principal)
+
+    def save(self, principal: Principal) -> None:
+        self._t.write(principal.id, principal)
+
+
+class MemoryIdempotencyRepository:
+    def __init__(self, table: StagedTable[tuple[str, str], IdempotencyRecord]) -> None:
+        self._t = table
+
+    def get(self, principal_id: str, key: str) -> IdempotencyRecord | None:
+        return self._t.get((principal_id, key))
+
+    def add(self, record: IdempotencyRecord) -> None:
+        if self._t.exists((record.principal_id, record.key)):
+            raise DuplicateIdempotencyKey(record.key)
+        self._t.write((record.principal_id, record.key), record)
+
+    def purge_older_than(self, cutoff: datetime) -> int:
+        old = [k for k, r in self._t.committed.items() if r.created_at < cutoff]
+        for key in old:
+            self._t.delete(key)
+        return len(old)
+
+
+class MemoryInbox:
+    def __init__(self, committed: set[tuple[str, str]]) -> None:
+        self._committed = committed
+        self.staged: set[tuple[str, str]] = set()
+
+    def seen(self, handler: str, event_id: str) -> bool:
+        key = (handler, event_id)
+        return key in self.staged or key in self._committed
+
+    def add(self, handler: str, event_id: str) -> None:
+        if self.seen(handler, event_id):
+            raise ConcurrencyConflict(f"{handler} already processed {event_id}")
+        self.staged.add((handler, event_id))

@@ -1,0 +1,99 @@
+"""In-memory unit of work with real rollback: nothing reaches the store before commit."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from adapters.memory.repositories import (
+    MemoryIdempotencyRepository,
+    MemoryInbox,
+    MemoryOrderRepository,
+    MemoryPaymentRepository,
+    MemoryPrincipalRepository,
+    MemoryProductRepository,
+    MemoryStockRepository,
+    StagedTable,
+)
+from adapters.memory.store import MemoryStore, OutboxRow
+from core.domain.events import EventEnvelope
+from core.ports.system import Clock, IdGenerator
+from core.ports.unit_of_work import UnitOfWork
+
+AfterCommit = Callable[[list[EventEnvelope]], None]
+
+
+class MemoryUnitOfWork(UnitOfWork):
+    def __init__(
+        self,
+        store: MemoryStore,
+        ids: IdGenerator,
+        clock: Clock,
+        correlation_id: str | None = None,
+        after_commit: AfterCommit | None = None,
+    ) -> None:
+        super().__init__(ids, correlation_id, after_commit)
+        self._store = store
+        self._clock = clock
+        self._locked = False
+
+    def _begin(self) -> None:
+        self._store.lock.acquire()
+        self._locked = True
+        s = self._store
+        self._tables: list[StagedTable[Any, Any]] = [
+            StagedTable(s.products),
+            StagedTable(s.stock),
+            StagedTable(s.orders),
+            StagedTable(s.payments),
+            StagedTable(s.principals),
+            StagedTable(s.idempotency),
+        ]
+        products, stock, orders, payments, principals, idem = self._tables
+        self.products = MemoryProductRepository(products, self.track)
+        self.stock = MemoryStockRepository(stock, self.track)
+        self.orders = MemoryOrderRepository(orders, self.track)
+        self.payments = MemoryPaymentRepository(payments)
+        self.principals = MemoryPrincipalRepository(principals)
+        self.idempotency = MemoryIdempotencyRepository(idem)
+        self._inbox = MemoryInbox(s.inbox)
+        self.inbox = self._inbox
+        self._outbox: list[EventEnvelope] = []
+
+    def _write_outbox(self, envelopes: list[EventEnvelope]) -> None:
+        self._outbox.extend(envelopes)
+
+    def _commit(self) -> None:
+        for table in self._tables:
+            table.flush()
+        self._store.inbox.update(self._inbox.staged)
+        now = self._clock.now()
+        for envelope in self._outbox:
+            self._store.outbox.append(OutboxRow(len(self._store.outbox) + 1, envelope, now))
+
+    def _rollback(self) -> None:
+        self._tables.clear()
+
+    def _close(self) -> None:
+        if self._locked:
+            self._locked = False
+            self._store.lock.release()
+
+
+class MemoryUnitOfWorkFactory:
+    def __init__(
+        self,
+        store: MemoryStore,
+        ids: IdGenerator,
+        clock: Clock,
+        after_commit: AfterCommit | None = None,
+    ) -> None:
+        self._store = store
+        self._ids = ids
+        self._clock = clock
+        self.after_commit = after_commit
+
+    def __call__(self, correlation_id: str | None = None) -> UnitOfWork:
+        return MemoryUnitOfWork(
+            self._store, self._ids, self._clock, correlation_id, self.after_commit
+        )

@@ -1,0 +1,1 @@
+"""Event delivery: in-process, RabbitMQ through pika, and the outbox relay."""

@@ -1,0 +1,33 @@
+"""The default notifier: one structured log line per notification."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+
+from core.ports.notifications import Notification
+
+logger = logging.getLogger("orderly.notifications")
+
+
+class LogNotifier:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.sent: list[Notification] = []
+
+    def send(self, notification: Notification) -> None:
+        logger.info(
+            json.dumps(
+                {
+                    "event": "customer_notified",
+                    "kind": notification.kind,
+                    "order_id": notification.order_id,
+                    "customer_id": notification.customer_id,
+                    "event_id": notification.event_id,
+                    "detail": notification.detail,
+                }
+            )
+        )
+        with self._lock:
+            self.sent.append(notification)

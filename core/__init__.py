@@ -1,0 +1,1 @@
+"""Orderly's pure core: domain, ports and use cases. Standard library only."""

@@ -1,0 +1,203 @@
+"""Domain events and the envelope they travel in.
+
+Aggregates record events as they change; the unit of work stamps each with an
+id and the correlation id and writes the envelope to the outbox in the same
+transaction. Payloads hold JSON-native values only so that every adapter can
+store and ship them unchanged.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, ClassVar
+
+SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True)
+class DomainEvent:
+    """Base of every event. `subject` is the order id or SKU it concerns."""
+
+    occurred_at: datetime
+    type_name: ClassVar[str] = "DomainEvent"
+
+    @property
+    def subject(self) -> str:
+        raise NotImplementedError
+
+    def payload(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data.pop("occurred_at")
+        return data
+
+
+@dataclass(frozen=True)
+class OrderPlaced(DomainEvent):
+    order_id: str
+    customer_id: str
+    total: int
+    currency: str
+    lines: list[dict[str, Any]] = field(default_factory=list)
+    type_name: ClassVar[str] = "OrderPlaced"
+
+    @property
+    def subject(self) -> str:
+        return self.order_id
+
+
+@dataclass(frozen=True)
+class OrderPaid(DomainEvent):
+    order_id: str
+    customer_id: str
+    amount: int
+    currency: str
+    type_name: ClassVar[str] = "OrderPaid"
+
+    @property
+    def subject(self) -> str:
+        return self.order_id
+
+
+@dataclass(frozen=True)
+class OrderCancelled(DomainEvent):
+    order_id: str
+    customer_id: str
+    reason: str
+    was_paid: bool
+    type_name: ClassVar[str] = "OrderCancelled"
+
+    @property
+    def subject(self) -> str:
+        return self.order_id
+
+
+@dataclass(frozen=True)
+class OrderShipped(DomainEvent):
+    order_id: str
+    customer_id: str
+    type_name: ClassVar[str] = "OrderShipped"
+
+    @property
+    def subject(self) -> str:
+        return self.order_id
+
+
+@dataclass(frozen=True)
+class StockAdjusted(DomainEvent):
+    sku: str
+    on_hand: int
+    reserved: int
+    delta: int
+    reason: str
+    type_name: ClassVar[str] = "StockAdjusted"
+
+    @property
+    def subject(self) -> str:
+        return self.sku
+
+
+@dataclass(frozen=True)
+class ProductCreated(DomainEvent):
+    sku: str
+    name: str
+    price: int
+    currency: str
+    active: bool
+    type_name: ClassVar[str] = "ProductCreated"
+
+    @property
+    def subject(self) -> str:
+        return self.sku
+
+
+@dataclass(frozen=True)
+class ProductUpdated(DomainEvent):
+    sku: str
+    changes: dict[str, Any] = field(default_factory=dict)
+    type_name: ClassVar[str] = "ProductUpdated"
+
+    @property
+    def subject(self) -> str:
+        return self.sku
+
+
+EVENT_TYPES: dict[str, type[DomainEvent]] = {
+    cls.type_name: cls
+    for cls in (
+        OrderPlaced,
+        OrderPaid,
+        OrderCancelled,
+        OrderShipped,
+        StockAdjusted,
+        ProductCreated,
+        ProductUpdated,
+    )
+}
+
+
+@dataclass(frozen=True)
+class EventEnvelope:
+    """An event as stored in the outbox and delivered to handlers."""
+
+    event_id: str
+    type: str
+    subject: str
+    occurred_at: datetime
+    correlation_id: str
+    schema_version: int
+    payload: dict[str, Any]
+
+    @staticmethod
+    def wrap(event: DomainEvent, event_id: str, correlation_id: str) -> EventEnvelope:
+        return EventEnvelope(
+            event_id=event_id,
+            type=event.type_name,
+            subject=event.subject,
+            occurred_at=event.occurred_at,
+            correlation_id=correlation_id,
+            schema_version=SCHEMA_VERSION,
+            payload=event.payload(),
+        )
+
+    def to_event(self) -> DomainEvent:
+        cls = EVENT_TYPES[self.type]
+        return cls(occurred_at=self.occurred_at, **self.payload)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "event_id": self.event_id,
+            "type": self.type,
+            "subject": self.subject,
+            "occurred_at": self.occurred_at.isoformat(),
+            "correlation_id": self.correlation_id,
+            "schema_version": self.schema_version,
+            "payload": self.payload,
+        }
+
+    @staticmethod
+    def from_dict(data: dict[str, Any]) -> EventEnvelope:
+        return EventEnvelope(
+            event_id=str(data["event_id"]),
+            type=str(data["type"]),
+            subject=str(data["subject"]),
+            occurred_at=datetime.fromisoformat(str(data["occurred_at"])),
+            correlation_id=str(data["correlation_id"]),
+            schema_version=int(data["schema_version"]),
+            payload=dict(data["payload"]),
+        )
+
+
+class EventRecorder:
+    """Mixin for aggregates: records events until the unit of work pulls them."""
+
+    def __init__(self) -> None:
+        self._events: list[DomainEvent] = []
+
+    def record(self, event: DomainEvent) -> None:
+        self._events.append(event)
+
+    def pull_events(self) -> list[DomainEvent]:
+        events, self._events = self._events, []
+        return events

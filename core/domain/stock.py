@@ -1,0 +1,122 @@
+"""Stock items and the reservations that orders hold on them.
+
+`reservations` maps order id to reserved quantity. Repositories load only the
+reservations a unit of work needs (those of the order being placed, cancelled
+or shipped), so a popular SKU never drags every open order into memory; the
+`reserved` counter is the total over all of them.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from core.domain.catalog import validate_sku
+from core.domain.errors import FieldProblem, StockBelowReserved, ValidationError
+from core.domain.events import EventRecorder, StockAdjusted
+
+
+class StockItem(EventRecorder):
+    def __init__(
+        self,
+        sku: str,
+        on_hand: int = 0,
+        reserved: int = 0,
+        reservations: dict[str, int] | None = None,
+        version: int = 1,
+    ) -> None:
+        super().__init__()
+        self.sku = validate_sku(sku)
+        if on_hand < 0 or reserved < 0 or reserved > on_hand:
+            raise ValidationError(
+                f"stock for {sku} breaks 0 <= reserved ({reserved}) <= on_hand ({on_hand})"
+            )
+        self.on_hand = on_hand
+        self.reserved = reserved
+        self.reservations: dict[str, int] = dict(reservations or {})
+        self.version = version
+
+    @property
+    def available(self) -> int:
+        return self.on_hand - self.reserved
+
+    def can_reserve(self, quantity: int) -> bool:
+        return 0 < quantity <= self.available
+
+    def reserve(self, order_id: str, quantity: int) -> None:
+        if quantity <= 0:
+            raise ValidationError("reservation quantity must be positive")
+        if order_id in self.reservations:
+            raise ValidationError(f"order {order_id} already holds a reservation on {self.sku}")
+        if quantity > self.available:
+            raise StockBelowReserved(
+                f"cannot reserve {quantity} of {self.sku}: only {self.available} available"
+            )
+        self.reserved += quantity
+        self.reservations[order_id] = quantity
+        self.version += 1
+
+    def release(self, order_id: str) -> int:
+        """Give an order's reservation back; a reservation is released at most once."""
+        quantity = self.reservations.pop(order_id, 0)
+        if quantity:
+            self.reserved -= quantity
+            self.version += 1
+        return quantity
+
+    def commit(self, order_id: str) -> int:
+        """Shipping: the reserved units leave the warehouse."""
+        quantity = self.reservations.pop(order_id, 0)
+        if quantity:
+            self.reserved -= quantity
+            self.on_hand -= quantity
+            self.version += 1
+        return quantity
+
+    def set_on_hand(self, on_hand: int, now: datetime, reason: str = "set") -> None:
+        if isinstance(on_hand, bool) or not isinstance(on_hand, int) or on_hand < 0:
+            raise ValidationError(
+                f"on_hand must be an integer >= 0, got {on_hand!r}",
+                [FieldProblem("on_hand", "must be an integer >= 0")],
+            )
+        if on_hand < self.reserved:
+            raise StockBelowReserved(
+                f"cannot set on_hand of {self.sku} to {on_hand}: {self.reserved} are reserved"
+            )
+        delta = on_hand - self.on_hand
+        if delta == 0:
+            return
+        self.on_hand = on_hand
+        self.version += 1
+        self.record(
+            StockAdjusted(
+                occurred_at=now,
+                sku=self.sku,
+                on_hand=self.on_hand,
+                reserved=self.reserved,
+                delta=delta,
+                reason=reason,
+            )
+        )
+
+    def adjust(self, delta: int, reason: str, now: datetime) -> None:
+        if isinstance(delta, bool) or not isinstance(delta, int) or delta == 0:
+            raise ValidationError(
+                "delta must be a non-zero integer",
+                [FieldProblem("delta", "must be a non-zero integer")],
+            )
+        if not reason or not reason.strip() or len(reason) > 200:
+            raise ValidationError(
+                "reason must be 1-200 characters",
+                [FieldProblem("reason", "must be 1-200 characters and not blank")],
+            )
+        target = self.on_hand + delta
+        if target < 0:
+            raise StockBelowReserved(
+                f"adjusting {self.sku} by {delta} would leave on_hand at {target}, below zero"
+            )
+        if target < self.reserved:
+            raise StockBelowReserved(
+                f"adjusting {self.sku} by {delta} would leave on_hand at {target}, "
+                f"below the {self.reserved} reserved"
+            )
+        self.set_on_hand(target, now, reason)

@@ -1,0 +1,1 @@
+"""The interfaces the core needs, in the core's language."""

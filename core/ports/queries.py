@@ -1,0 +1,124 @@
+"""Read side (CQRS-lite): view rows straight from storage, no aggregates."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Generic, Protocol, TypeVar
+
+from core.domain.events import EventEnvelope
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class OrderLineView:
+    sku: str
+    quantity: int
+    unit_price: int
+    line_total: int
+
+
+@dataclass(frozen=True)
+class OrderView:
+    id: str
+    customer_id: str
+    status: str
+    lines: list[OrderLineView]
+    total: int
+    currency: str
+    cancel_reason: str | None
+    created_at: datetime
+    updated_at: datetime
+    version: int
+
+
+@dataclass(frozen=True)
+class ProductView:
+    sku: str
+    name: str
+    price: int
+    currency: str
+    active: bool
+    available: int
+    created_at: datetime
+    updated_at: datetime
+    version: int
+
+
+@dataclass(frozen=True)
+class StockView:
+    sku: str
+    on_hand: int
+    reserved: int
+    available: int
+
+
+@dataclass(frozen=True)
+class PrincipalView:
+    id: str
+    name: str
+    role: str
+    active: bool
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+@dataclass(frozen=True)
+class OrderKey:
+    """Keyset position in the newest-first order listing."""
+
+    created_at: datetime
+    id: str
+
+
+@dataclass(frozen=True)
+class OutboxStatus:
+    backlog: int
+    oldest_age_seconds: float | None
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    items: list[T]
+    next_cursor: str | None
+
+
+class ReadQueries(Protocol):
+    def get_product(self, sku: str) -> ProductView | None: ...
+
+    def list_products(
+        self, active: bool | None, after_sku: str | None, limit: int
+    ) -> list[ProductView]:
+        """Products ordered by SKU, strictly after `after_sku`, at most `limit`."""
+        ...
+
+    def get_stock(self, sku: str) -> StockView | None: ...
+
+    def get_order(self, order_id: str) -> OrderView | None: ...
+
+    def list_orders(
+        self,
+        customer_id: str | None,
+        status: str | None,
+        before: OrderKey | None,
+        limit: int,
+    ) -> list[OrderView]:
+        """Orders newest first (created_at, id descending), strictly before `before`."""
+        ...
+
+    def order_events(self, order_id: str) -> list[EventEnvelope]:
+        """The order's events, oldest first."""
+        ...
+
+    def list_principals(self) -> list[PrincipalView]: ...
+
+    def principal_by_key_hash(self, key_hash: str) -> PrincipalView | None: ...
+
+    def principal_by_name(self, name: str) -> PrincipalView | None: ...
+
+    def outbox_status(self) -> OutboxStatus: ...
+
+    def ping(self) -> None:
+        """Raise DependencyUnavailable when storage cannot answer."""
+        ...

@@ -1,0 +1,104 @@
+"""The unit of work: one transaction, its repositories, and its outbox.
+
+On commit it pulls the events every touched aggregate recorded, stamps each
+with an id and the correlation id, and writes them to the outbox in the same
+transaction as the state change (transactional outbox). Leaving the `with`
+block without commit rolls everything back.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from types import TracebackType
+from typing import Protocol
+
+from core.domain.events import EventEnvelope, EventRecorder
+from core.ports.repositories import (
+    IdempotencyRepository,
+    Inbox,
+    OrderRepository,
+    PaymentRepository,
+    PrincipalRepository,
+    ProductRepository,
+    StockRepository,
+)
+from core.ports.system import IdGenerator
+
+
+class UnitOfWork(ABC):
+    products: ProductRepository
+    stock: StockRepository
+    orders: OrderRepository
+    payments: PaymentRepository
+    principals: PrincipalRepository
+    idempotency: IdempotencyRepository
+    inbox: Inbox
+
+    def __init__(
+        self,
+        ids: IdGenerator,
+        correlation_id: str | None = None,
+        after_commit: Callable[[list[EventEnvelope]], None] | None = None,
+    ) -> None:
+        self._ids = ids
+        self.correlation_id = correlation_id or ids.new_id()
+        self._after_commit = after_commit
+        self._tracked: list[EventRecorder] = []
+        self._published: list[EventEnvelope] = []
+        self.committed = False
+
+    def track(self, aggregate: EventRecorder) -> None:
+        """Repositories call this for every aggregate they add or save."""
+        if not any(a is aggregate for a in self._tracked):
+            self._tracked.append(aggregate)
+
+    def __enter__(self) -> UnitOfWork:
+        self._begin()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            if not self.committed:
+                self._rollback()
+        finally:
+            self._close()
+        # After the transaction is over and its locks are released: wake delivery.
+        if self.committed and self._after_commit is not None and self._published:
+            self._after_commit(self._published)
+
+    def commit(self) -> list[EventEnvelope]:
+        envelopes = [
+            EventEnvelope.wrap(event, self._ids.new_id(), self.correlation_id)
+            for aggregate in self._tracked
+            for event in aggregate.pull_events()
+        ]
+        self._write_outbox(envelopes)
+        self._commit()
+        self.committed = True
+        self._published = envelopes
+        return envelopes
+
+    @abstractmethod
+    def _begin(self) -> None: ...
+
+    @abstractmethod
+    def _write_outbox(self, envelopes: list[EventEnvelope]) -> None: ...
+
+    @abstractmethod
+    def _commit(self) -> None: ...
+
+    @abstractmethod
+    def _rollback(self) -> None: ...
+
+    def _close(self) -> None:  # noqa: B027 - optional hook
+        """Release connections; adapters override when they hold any."""
+
+
+class UnitOfWorkFactory(Protocol):
+    def __call__(self, correlation_id: str | None = None) -> UnitOfWork: ...

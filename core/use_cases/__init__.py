@@ -1,0 +1,1 @@
+"""Commands, queries and event handlers: one module per use case family."""

@@ -1,0 +1,120 @@
+"""Read use cases: products, stock, orders and an order's events, with access rules."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from core.domain.catalog import validate_sku
+from core.domain.errors import FieldProblem, NotFound, ValidationError
+from core.domain.events import EventEnvelope
+from core.domain.orders import OrderStatus
+from core.ports.queries import (
+    OrderKey,
+    OrderView,
+    OutboxStatus,
+    Page,
+    ProductView,
+    ReadQueries,
+    StockView,
+)
+from core.use_cases.support import (
+    DEFAULT_PAGE,
+    Actor,
+    decode_cursor,
+    encode_cursor,
+    validate_limit,
+)
+
+
+class ProductQueries:
+    def __init__(self, queries: ReadQueries) -> None:
+        self._q = queries
+
+    def get(self, sku: str) -> ProductView:
+        view = self._q.get_product(sku)
+        if view is None:
+            raise NotFound(f"product {sku} not found")
+        return view
+
+    def page(
+        self, active: bool | None = None, limit: int = DEFAULT_PAGE, cursor: str | None = None
+    ) -> Page[ProductView]:
+        validate_limit(limit)
+        after = None
+        if cursor is not None:
+            after = decode_cursor(cursor).get("s")
+            if not isinstance(after, str):
+                raise ValidationError(
+                    "cursor is not one this service issued",
+                    [FieldProblem("cursor", "must be a next_cursor from a products page")],
+                )
+        rows = self._q.list_products(active, after, limit + 1)
+        items = rows[:limit]
+        more = len(rows) > limit
+        return Page(items, encode_cursor({"s": items[-1].sku}) if more else None)
+
+    def stock(self, sku: str) -> StockView:
+        validate_sku(sku)
+        view = self._q.get_stock(sku)
+        if view is None:
+            raise NotFound(f"no stock item for {sku}")
+        return view
+
+
+class OrderQueries:
+    def __init__(self, queries: ReadQueries) -> None:
+        self._q = queries
+
+    def get(self, order_id: str, actor: Actor) -> OrderView:
+        view = self._q.get_order(order_id)
+        if view is None:
+            raise NotFound(f"order {order_id} not found")
+        actor.require_owner(view.customer_id, f"order {order_id}")
+        return view
+
+    def page(
+        self,
+        actor: Actor,
+        status: str | None = None,
+        customer_id: str | None = None,
+        limit: int = DEFAULT_PAGE,
+        cursor: str | None = None,
+    ) -> Page[OrderView]:
+        validate_limit(limit)
+        if status is not None and status not in {s.value for s in OrderStatus}:
+            allowed = ", ".join(s.value for s in OrderStatus)
+            raise ValidationError(
+                f"unknown status {status!r}: one of {allowed}",
+                [FieldProblem("status", f"must be one of {allowed}")],
+            )
+        # Customers always see their own orders, whatever filter they pass.
+        owner = customer_id if actor.is_admin else actor.principal_id
+        before = None
+        if cursor is not None:
+            data = decode_cursor(cursor)
+            try:
+                before = OrderKey(datetime.fromisoformat(data["c"]), str(data["i"]))
+            except (KeyError, TypeError, ValueError):
+                raise ValidationError(
+                    "cursor is not one this service issued",
+                    [FieldProblem("cursor", "must be a next_cursor from an orders page")],
+                ) from None
+        rows = self._q.list_orders(owner, status, before, limit + 1)
+        items = rows[:limit]
+        next_cursor = None
+        if len(rows) > limit:
+            last = items[-1]
+            next_cursor = encode_cursor({"c": last.created_at.isoformat(), "i": last.id})
+        return Page(items, next_cursor)
+
+    def events(self, order_id: str, actor: Actor) -> list[EventEnvelope]:
+        self.get(order_id, actor)
+        return self._q.order_events(order_id)
+
+
+class OutboxQueries:
+    def __init__(self, queries: ReadQueries) -> None:
+        self._q = queries
+
+    def status(self) -> OutboxStatus:
+        return self._q.outbox_status()

@@ -1,0 +1,83 @@
+"""Small pieces every use case family shares: the actor, retries, cursors."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from core.domain.errors import FieldProblem, NotFound, PermissionDenied, ValidationError
+from core.domain.principals import Role
+from core.ports.errors import ConcurrencyConflict
+
+T = TypeVar("T")
+
+MAX_PAGE = 100
+DEFAULT_PAGE = 20
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is acting: a principal's id and role. The CLI acts as `Actor.operator()`."""
+
+    principal_id: str
+    role: Role
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role is Role.ADMIN
+
+    @staticmethod
+    def operator() -> Actor:
+        return Actor("operator", Role.ADMIN)
+
+    def require_admin(self) -> None:
+        if not self.is_admin:
+            raise PermissionDenied("this operation needs the admin role")
+
+    def require_owner(self, customer_id: str, what: str) -> None:
+        """Customers see their own orders only; another's is reported as missing."""
+        if not self.is_admin and customer_id != self.principal_id:
+            raise NotFound(f"{what} not found")
+
+
+def with_retries(operation: Callable[[], T], attempts: int = 8) -> T:
+    """Run `operation`, retrying when a concurrent transaction won a race."""
+    for attempt in range(attempts):
+        try:
+            return operation()
+        except ConcurrencyConflict:
+            if attempt == attempts - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+def validate_limit(limit: int) -> int:
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE:
+        raise ValidationError(
+            f"limit must be an integer 1-{MAX_PAGE}",
+            [FieldProblem("limit", f"must be an integer 1-{MAX_PAGE}")],
+        )
+    return limit
+
+
+def encode_cursor(data: dict[str, Any]) -> str:
+    raw = json.dumps(data, separators=(",", ":"), sort_keys=True).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> dict[str, Any]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        data = json.loads(raw)
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        data = None
+    if not isinstance(data, dict):
+        raise ValidationError(
+            "cursor is not one this service issued",
+            [FieldProblem("cursor", "must be a next_cursor value from a previous page")],
+        )
+    return data

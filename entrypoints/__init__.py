@@ -1,0 +1,1 @@
+"""Entrypoints: the HTTP API, the CLI, the worker, and the composition root."""

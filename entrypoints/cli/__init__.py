@@ -1,0 +1,1 @@
+"""The `orderly` command line."""

@@ -1,0 +1,65 @@
+"""What every command shares: building the container once, and turning expected
+errors into one line and an exit code instead of a traceback."""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable
+from typing import Any, ParamSpec, TypeVar
+
+import click
+
+from core.domain.errors import DomainError
+from core.ports.errors import ConcurrencyConflict, DependencyUnavailable
+from entrypoints.container import Container, build_container
+from entrypoints.settings import ConfigError
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+class CliState:
+    """Lazily builds the container, so that `--help` never touches configuration."""
+
+    def __init__(self, container: Container | None = None) -> None:
+        self._container = container
+
+    @property
+    def container(self) -> Container:
+        if self._container is None:
+            try:
+                self._container = build_container()
+            except ConfigError as exc:
+                raise click.ClickException(str(exc)) from None
+        return self._container
+
+
+def container() -> Container:
+    state = click.get_current_context().find_object(CliState)
+    if state is None:
+        raise click.ClickException("internal: no CLI state")
+    return state.container
+
+
+def refusals(fn: Callable[P, R]) -> Callable[P, R]:
+    """Expected errors exit 1 with one line naming what was wrong; no traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return fn(*args, **kwargs)
+        except DomainError as exc:
+            raise click.ClickException(exc.detail) from None
+        except ConfigError as exc:
+            raise click.ClickException(str(exc)) from None
+        except DependencyUnavailable as exc:
+            raise click.ClickException(str(exc)) from None
+        except ConcurrencyConflict as exc:
+            raise click.ClickException(f"busy, try again: {exc}") from None
+
+    return wrapper
+
+
+def echo_json(data: Any) -> None:
+    click.echo(json.dumps(data, default=str, sort_keys=True))

@@ -1,0 +1,9 @@
+"""`orderly` commands: users (to be written)."""
+
+from __future__ import annotations
+
+import click
+
+
+def register(cli: click.Group) -> None:
+    """Add this family's commands to the `orderly` group."""

@@ -1,0 +1,150 @@
+"""Configuration from `ORDERLY_*` environment variables, validated with messages
+that name the variable to fix."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
+from urllib.parse import urlparse
+
+
+class ConfigError(Exception):
+    """A configuration variable is malformed; the message names it."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = "sqlite:///orderly.db"
+    messaging: str = "inprocess"
+    rabbitmq_url: str = "amqp://guest:guest@127.0.0.1:5672/%2F"
+    currency: str = "EUR"
+    payment_timeout_seconds: int = 900
+    payments_decline_above: int = 100_000_000
+    payments_failure_rate: float = 0.0
+    payments_ledger_path: str = ""
+    max_delivery_attempts: int = 5
+    rate_limit_per_minute: int = 600
+    sweep_interval_seconds: float = 30.0
+    log_level: str = "INFO"
+
+    @property
+    def storage(self) -> str:
+        """`memory` or `sql`, from the database URL."""
+        return "memory" if self.database_url.startswith("memory:") else "sql"
+
+    @property
+    def delivery(self) -> str:
+        """How events reach handlers: `sync` (memory, in the committing thread),
+        `background` (SQL with in-process messaging: a relay thread), `rabbitmq`."""
+        if self.messaging == "rabbitmq":
+            return "rabbitmq"
+        return "sync" if self.storage == "memory" else "background"
+
+    def as_config(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["storage"] = self.storage
+        data["delivery"] = self.delivery
+        return data
+
+    @staticmethod
+    def from_env(env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        defaults = Settings()
+
+        def text(name: str, default: str) -> str:
+            return env.get(f"ORDERLY_{name}", default).strip() or default
+
+        def integer(name: str, default: int, low: int, high: int | None = None) -> int:
+            raw = env.get(f"ORDERLY_{name}")
+            if raw is None or not raw.strip():
+                return default
+            try:
+                value = int(raw)
+            except ValueError:
+                raise ConfigError(f"ORDERLY_{name} must be an integer, got {raw!r}") from None
+            if value < low or (high is not None and value > high):
+                bound = f">= {low}" if high is None else f"{low}-{high}"
+                raise ConfigError(f"ORDERLY_{name} must be {bound}, got {value}")
+            return value
+
+        def fraction(name: str, default: float) -> float:
+            raw = env.get(f"ORDERLY_{name}")
+            if raw is None or not raw.strip():
+                return default
+            try:
+                value = float(raw)
+            except ValueError:
+                raise ConfigError(f"ORDERLY_{name} must be a number, got {raw!r}") from None
+            if not 0.0 <= value <= 1.0:
+                raise ConfigError(f"ORDERLY_{name} must be between 0 and 1, got {value}")
+            return value
+
+        database_url = text("DATABASE_URL", defaults.database_url)
+        _check_database_url(database_url)
+        messaging = text("MESSAGING", defaults.messaging).lower()
+        if messaging not in {"inprocess", "rabbitmq"}:
+            raise ConfigError(f"ORDERLY_MESSAGING must be inprocess or rabbitmq, got {messaging!r}")
+        rabbitmq_url = text("RABBITMQ_URL", defaults.rabbitmq_url)
+        parsed = urlparse(rabbitmq_url)
+        if parsed.scheme not in {"amqp", "amqps"} or not parsed.hostname:
+            raise ConfigError(
+                f"ORDERLY_RABBITMQ_URL must look like amqp://user:pass@host:5672/vhost, "
+                f"got {rabbitmq_url!r}"
+            )
+        currency = text("CURRENCY", defaults.currency)
+        if not re.fullmatch(r"[A-Z]{3}", currency):
+            raise ConfigError(
+                f"ORDERLY_CURRENCY must be a 3-letter ISO 4217 code, got {currency!r}"
+            )
+        log_level = text("LOG_LEVEL", defaults.log_level).upper()
+        if log_level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+            raise ConfigError("ORDERLY_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR")
+        sweep = integer("SWEEP_INTERVAL_SECONDS", int(defaults.sweep_interval_seconds), 1)
+        return Settings(
+            database_url=database_url,
+            messaging=messaging,
+            rabbitmq_url=rabbitmq_url,
+            currency=currency,
+            payment_timeout_seconds=integer(
+                "PAYMENT_TIMEOUT_SECONDS", defaults.payment_timeout_seconds, 1
+            ),
+            payments_decline_above=integer(
+                "PAYMENTS_DECLINE_ABOVE", defaults.payments_decline_above, 0
+            ),
+            payments_failure_rate=fraction("PAYMENTS_FAILURE_RATE", defaults.payments_failure_rate),
+            payments_ledger_path=text("PAYMENTS_LEDGER_PATH", ""),
+            max_delivery_attempts=integer(
+                "MAX_DELIVERY_ATTEMPTS", defaults.max_delivery_attempts, 1, 100
+            ),
+            rate_limit_per_minute=integer(
+                "RATE_LIMIT_PER_MINUTE", defaults.rate_limit_per_minute, 1
+            ),
+            sweep_interval_seconds=float(sweep),
+            log_level=log_level,
+        )
+
+
+def _check_database_url(url: str) -> None:
+    if url.startswith("memory:"):
+        if url not in {"memory:", "memory://"}:
+            raise ConfigError(f"ORDERLY_DATABASE_URL: use memory:// for in-memory, got {url!r}")
+        return
+    parsed = urlparse(url)
+    scheme = parsed.scheme.split("+")[0]
+    if scheme == "sqlite":
+        if not url.startswith("sqlite:///"):
+            raise ConfigError(
+                f"ORDERLY_DATABASE_URL: a SQLite URL is sqlite:///path/to/file.db, got {url!r}"
+            )
+        return
+    if scheme in {"postgresql", "postgres"}:
+        if not parsed.hostname and "host=" not in parsed.query:
+            raise ConfigError(f"ORDERLY_DATABASE_URL: a PostgreSQL URL needs a host, got {url!r}")
+        return
+    raise ConfigError(
+        "ORDERLY_DATABASE_URL must be memory://, sqlite:///FILE or "
+        f"postgresql://USER@HOST:PORT/DB, got {url!r}"
+    )
