@@ -52,3 +52,49 @@ def memory_container(clock: FixedClock) -> Iterator[Container]:
     start_delivery(container)
     yield container
     container.unwire()
+
+
+def _admin_pg_conninfo() -> str:
+    return f"host={POSTGRES_HOST} port={POSTGRES_PORT} user=postgres dbname=postgres"
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for one test, dropped afterwards.
+
+    Yields a SQLAlchemy URL (postgresql+psycopg://...). The schema is not created:
+    callers run the migrations (or `create_schema`) they need.
+    """
+    require_service("PostgreSQL", POSTGRES_HOST, POSTGRES_PORT)
+    import uuid
+
+    import psycopg
+
+    name = f"orderly_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(_admin_pg_conninfo(), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"postgresql+psycopg://postgres@{POSTGRES_HOST}:{POSTGRES_PORT}/{name}"
+    finally:
+        with psycopg.connect(_admin_pg_conninfo(), autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def rabbitmq_url() -> Iterator[str]:
+    """A fresh RabbitMQ vhost for one test (guest has all rights on it), deleted afterwards."""
+    require_service("RabbitMQ", RABBITMQ_HOST, RABBITMQ_PORT)
+    import subprocess
+    import uuid
+
+    vhost = f"orderly-test-{uuid.uuid4().hex[:12]}"
+
+    def ctl(*args: str) -> None:
+        subprocess.run(["rabbitmqctl", "-q", *args], check=True, capture_output=True, timeout=60)
+
+    ctl("add_vhost", vhost)
+    ctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
+    try:
+        yield f"amqp://guest:guest@{RABBITMQ_HOST}:{RABBITMQ_PORT}/{vhost}"
+    finally:
+        ctl("delete_vhost", vhost)
