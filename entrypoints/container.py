@@ -22,7 +22,13 @@ from adapters.system import SystemClock, UuidGenerator
 from core.use_cases.catalog import CreateProduct, ImportProducts, UpdateProduct
 from core.use_cases.handlers import build_handlers
 from core.use_cases.inventory import AdjustStock, SetStock
-from core.use_cases.ordering import CancelOrder, ExpirePendingOrders, PlaceOrder, ShipOrder
+from core.use_cases.ordering import (
+    CancelOrder,
+    ExpirePendingOrders,
+    PlaceOrder,
+    PurgeIdempotencyRecords,
+    ShipOrder,
+)
 from core.use_cases.principals import Authenticate, CreatePrincipal, ListPrincipals, RevokePrincipal
 from core.use_cases.queries import OrderQueries, OutboxQueries, ProductQueries
 from entrypoints.settings import Settings
@@ -78,6 +84,7 @@ class Container(containers.DeclarativeContainer):
     expire_orders = providers.Singleton(
         ExpirePendingOrders, uow_factory, clock, config.payment_timeout_seconds
     )
+    purge_idempotency = providers.Singleton(PurgeIdempotencyRecords, uow_factory, clock)
     create_principal = providers.Singleton(CreatePrincipal, uow_factory, clock, ids)
     revoke_principal = providers.Singleton(RevokePrincipal, uow_factory, clock)
     list_principals = providers.Singleton(ListPrincipals, queries)

@@ -257,3 +257,20 @@ class ExpirePendingOrders:
             uow.orders.save(order)
             uow.commit()
             return True
+
+
+class PurgeIdempotencyRecords:
+    """Forget idempotency keys older than the retention (SPEC: kept at least 24 hours)."""
+
+    def __init__(
+        self, uow: UnitOfWorkFactory, clock: Clock, retention_seconds: int = 24 * 3600
+    ) -> None:
+        self._uow = uow
+        self._clock = clock
+        self._retention = timedelta(seconds=max(retention_seconds, 24 * 3600))
+
+    def __call__(self) -> int:
+        with self._uow() as uow:
+            purged = uow.idempotency.purge_older_than(self._clock.now() - self._retention)
+            uow.commit()
+        return purged
