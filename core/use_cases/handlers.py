@@ -52,15 +52,17 @@ class _InboxHandler:
         raise NotImplementedError
 
 
-class ChargePayment(_InboxHandler):
-    """On OrderPlaced: charge the gateway (key = order id); paid, or cancelled if declined."""
-
-    name = "payments.charge"
-
+class _GatewayHandler(_InboxHandler):
     def __init__(self, uow: UnitOfWorkFactory, gateway: PaymentGateway, clock: Clock) -> None:
         super().__init__(uow)
         self._gateway = gateway
         self._clock = clock
+
+
+class ChargePayment(_GatewayHandler):
+    """On OrderPlaced: charge the gateway (key = order id); paid, or cancelled if declined."""
+
+    name = "payments.charge"
 
     def _handle(self, uow: UnitOfWork, envelope: EventEnvelope) -> None:
         event = envelope.to_event()
@@ -94,15 +96,10 @@ class ChargePayment(_InboxHandler):
         uow.orders.save(order)
 
 
-class RefundPayment(_InboxHandler):
+class RefundPayment(_GatewayHandler):
     """On OrderCancelled: refund a captured payment, once."""
 
     name = "payments.refund"
-
-    def __init__(self, uow: UnitOfWorkFactory, gateway: PaymentGateway, clock: Clock) -> None:
-        super().__init__(uow)
-        self._gateway = gateway
-        self._clock = clock
 
     def _handle(self, uow: UnitOfWork, envelope: EventEnvelope) -> None:
         event = envelope.to_event()

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from core.domain.catalog import validate_sku
 from core.domain.errors import NotFound
+from core.domain.stock import StockItem
 from core.ports.system import Clock
 from core.ports.unit_of_work import UnitOfWorkFactory
 from core.use_cases.support import with_retries
@@ -24,41 +26,43 @@ class AdjustStockCommand:
     reason: str
 
 
-class SetStock:
+class _ChangeStock:
+    """Load one stock item, apply a domain change, save; retried if a race is lost."""
+
     def __init__(self, uow: UnitOfWorkFactory, clock: Clock) -> None:
         self._uow = uow
         self._clock = clock
 
+    def _change(
+        self, sku: str, change: Callable[[StockItem], None], correlation_id: str | None
+    ) -> None:
+        validate_sku(sku)
+
+        def attempt() -> None:
+            with self._uow(correlation_id) as uow:
+                item = uow.stock.get(sku)
+                if item is None:
+                    raise NotFound(f"no stock item for {sku}")
+                change(item)
+                uow.stock.save(item)
+                uow.commit()
+
+        with_retries(attempt)
+
+
+class SetStock(_ChangeStock):
     def __call__(self, cmd: SetStockCommand, correlation_id: str | None = None) -> None:
-        validate_sku(cmd.sku)
-
-        def attempt() -> None:
-            with self._uow(correlation_id) as uow:
-                item = uow.stock.get(cmd.sku)
-                if item is None:
-                    raise NotFound(f"no stock item for {cmd.sku}")
-                item.set_on_hand(cmd.on_hand, self._clock.now(), reason="set")
-                uow.stock.save(item)
-                uow.commit()
-
-        with_retries(attempt)
+        self._change(
+            cmd.sku,
+            lambda item: item.set_on_hand(cmd.on_hand, self._clock.now(), reason="set"),
+            correlation_id,
+        )
 
 
-class AdjustStock:
-    def __init__(self, uow: UnitOfWorkFactory, clock: Clock) -> None:
-        self._uow = uow
-        self._clock = clock
-
+class AdjustStock(_ChangeStock):
     def __call__(self, cmd: AdjustStockCommand, correlation_id: str | None = None) -> None:
-        validate_sku(cmd.sku)
-
-        def attempt() -> None:
-            with self._uow(correlation_id) as uow:
-                item = uow.stock.get(cmd.sku)
-                if item is None:
-                    raise NotFound(f"no stock item for {cmd.sku}")
-                item.adjust(cmd.delta, cmd.reason, self._clock.now())
-                uow.stock.save(item)
-                uow.commit()
-
-        with_retries(attempt)
+        self._change(
+            cmd.sku,
+            lambda item: item.adjust(cmd.delta, cmd.reason, self._clock.now()),
+            correlation_id,
+        )
