@@ -14,11 +14,21 @@ from adapters.memory.queries import MemoryReadQueries
 from adapters.memory.store import MemoryStore
 from adapters.memory.unit_of_work import MemoryUnitOfWorkFactory
 from adapters.messaging.dispatch import HandlerDispatcher
+from adapters.messaging.health import BrokerHealth
 from adapters.messaging.hooks import CommitHooks
-from adapters.messaging.inprocess import SynchronousRelay
+from adapters.messaging.inprocess import BackgroundRelay, SynchronousRelay
+from adapters.messaging.metrics import track_outbox
+from adapters.messaging.rabbitmq.dead_letters import DeadLetterQueue
+from adapters.messaging.rabbitmq.publisher import RabbitPublisher
+from adapters.messaging.rabbitmq.topology import Topology
 from adapters.notifications.log import LogNotifier
 from adapters.payments.simulated import SimulatedGateway
+from adapters.sql.database import InvalidDatabaseUrl, SqlDatabase
+from adapters.sql.outbox import SqlOutbox
+from adapters.sql.queries import SqlReadQueries
+from adapters.sql.unit_of_work import SqlUnitOfWorkFactory
 from adapters.system import SystemClock, UuidGenerator
+from core.ports.errors import DependencyUnavailable
 from core.use_cases.catalog import CreateProduct, ImportProducts, UpdateProduct
 from core.use_cases.handlers import build_handlers
 from core.use_cases.inventory import AdjustStock, SetStock
@@ -31,7 +41,15 @@ from core.use_cases.ordering import (
 )
 from core.use_cases.principals import Authenticate, CreatePrincipal, ListPrincipals, RevokePrincipal
 from core.use_cases.queries import OrderQueries, OutboxQueries, ProductQueries
-from entrypoints.settings import Settings
+from entrypoints.settings import ConfigError, Settings
+
+
+def open_database(url: str) -> SqlDatabase:
+    """The SQL engine for ORDERLY_DATABASE_URL (built on first use, never at import)."""
+    try:
+        return SqlDatabase.from_url(url)
+    except InvalidDatabaseUrl as exc:
+        raise ConfigError(f"ORDERLY_DATABASE_URL: {exc}") from None
 
 
 class Container(containers.DeclarativeContainer):
@@ -39,31 +57,37 @@ class Container(containers.DeclarativeContainer):
 
     clock = providers.Singleton(SystemClock)
     ids = providers.Singleton(UuidGenerator)
-    commit_hooks = providers.Singleton(CommitHooks)
+    # Stateful singletons are thread-safe: a plain Singleton resolved for the first time
+    # by several threads at once builds several instances (lost store, split ledger).
+    commit_hooks = providers.ThreadSafeSingleton(CommitHooks)
 
     # Storage: repositories + unit of work, read side, and the relay's outbox.
-    memory_store = providers.Singleton(MemoryStore)
+    memory_store = providers.ThreadSafeSingleton(MemoryStore)
+    database = providers.Singleton(open_database, config.database_url)
     uow_factory = providers.Selector(
         config.storage,
         memory=providers.Singleton(MemoryUnitOfWorkFactory, memory_store, ids, clock, commit_hooks),
+        sql=providers.Singleton(SqlUnitOfWorkFactory, database, ids, clock, commit_hooks),
     )
     queries = providers.Selector(
         config.storage,
         memory=providers.Singleton(MemoryReadQueries, memory_store, clock),
+        sql=providers.Singleton(SqlReadQueries, database, clock),
     )
     outbox = providers.Selector(
         config.storage,
         memory=providers.Singleton(MemoryOutbox, memory_store),
+        sql=providers.Singleton(SqlOutbox, database, clock),
     )
 
     # The outside world.
-    gateway = providers.Singleton(
+    gateway = providers.ThreadSafeSingleton(
         SimulatedGateway,
         decline_above=config.payments_decline_above,
         failure_rate=config.payments_failure_rate,
         ledger_path=config.payments_ledger_path,
     )
-    notifier = providers.Singleton(LogNotifier)
+    notifier = providers.ThreadSafeSingleton(LogNotifier)
 
     # Event handlers and their delivery.
     handlers = providers.Singleton(build_handlers, uow_factory, gateway, notifier, clock)
@@ -71,6 +95,18 @@ class Container(containers.DeclarativeContainer):
         HandlerDispatcher, handlers, attempts=config.max_delivery_attempts
     )
     sync_relay = providers.Singleton(SynchronousRelay, outbox, dispatcher)
+    background_relay = providers.Factory(
+        BackgroundRelay, outbox, dispatcher, batch_size=config.relay_batch_size
+    )
+
+    # RabbitMQ: the layout, the relay's confirming publisher, operators' DLQ, readiness.
+    # Factories where a connection is held: pika connections are one per thread.
+    rabbitmq_topology = providers.Singleton(
+        Topology.for_handlers, handlers, config.max_delivery_attempts, config.retry_delay_ms
+    )
+    rabbitmq_publisher = providers.Factory(RabbitPublisher, config.rabbitmq_url, rabbitmq_topology)
+    dead_letters = providers.Factory(DeadLetterQueue, config.rabbitmq_url, rabbitmq_topology)
+    broker_health = providers.Singleton(BrokerHealth, config.rabbitmq_url)
 
     # Use cases.
     create_product = providers.Singleton(CreateProduct, uow_factory, clock, config.currency)
@@ -99,14 +135,40 @@ def build_container(settings: Settings | None = None) -> Container:
     settings = settings or Settings.from_env()
     container = Container()
     container.config.from_dict(settings.as_config())
+    check_database(container)
     return container
 
 
-def start_delivery(container: Container) -> None:
+def check_database(container: Container) -> None:
+    """Fail at startup, in one line naming ORDERLY_DATABASE_URL, when the database is
+    malformed (ConfigError) or does not answer (DependencyUnavailable). The schema is
+    not checked here: `orderly db upgrade` must run against an empty database."""
+    if container.config.storage() != "sql":
+        return
+    database = container.database()
+    try:
+        database.ping()
+    except DependencyUnavailable as exc:
+        raise DependencyUnavailable(
+            "database", f"ORDERLY_DATABASE_URL={database.url} does not answer: {exc.detail}"
+        ) from None
+
+
+def start_delivery(container: Container) -> BackgroundRelay | None:
     """Connect committed events to their handlers for the configured delivery mode.
 
-    `sync`: drained in the committing thread. The other modes are started by the
-    process that owns them (`orderly serve`, `orderly worker`, `orderly relay`).
+    `sync`: drained in the committing thread. `background`: a relay thread of this
+    process runs the handlers, woken by each commit; the returned object's `.stop()`
+    ends it. `rabbitmq`: nothing in the API process (`orderly relay` and
+    `orderly worker` are processes of their own).
     """
-    if container.config.delivery() == "sync":
+    track_outbox(lambda: container.queries().outbox_status())
+    delivery = container.config.delivery()
+    if delivery == "sync":
         container.commit_hooks().subscribe(container.sync_relay().on_commit)
+        return None
+    if delivery == "background":
+        relay = container.background_relay()
+        container.commit_hooks().subscribe(relay.on_commit)
+        return relay.start()
+    return None

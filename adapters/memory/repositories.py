@@ -193,6 +193,7 @@ class MemoryPaymentRepository:
         self._t.write(payment.order_id, payment)
 
     def save(self, payment: Payment) -> None:
+        _require(self._t, payment.order_id)
         self._t.write(payment.order_id, payment)
 
 
@@ -221,6 +222,7 @@ class MemoryPrincipalRepository:
         self._t.write(principal.id, principal)
 
     def save(self, principal: Principal) -> None:
+        _require(self._t, principal.id)
         self._t.write(principal.id, principal)
 
 

@@ -14,7 +14,7 @@ NAME_MAX = 200
 
 
 def validate_sku(sku: str, field: str = "sku") -> str:
-    if not isinstance(sku, str) or not SKU_PATTERN.match(sku):
+    if not isinstance(sku, str) or not SKU_PATTERN.fullmatch(sku):
         raise ValidationError(
             f"invalid SKU {sku!r}: 2-32 characters of A-Z, 0-9 and '-', "
             "starting with a letter or digit",
@@ -27,8 +27,22 @@ def validate_sku(sku: str, field: str = "sku") -> str:
     return sku
 
 
+def is_text(value: str) -> bool:
+    """A lone surrogate (legal in JSON as "\\ud800") is not text: no storage can encode it."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def validate_name(name: str) -> str:
-    if not isinstance(name, str) or not (1 <= len(name) <= NAME_MAX) or not name.strip():
+    if (
+        not isinstance(name, str)
+        or not (1 <= len(name) <= NAME_MAX)
+        or not name.strip()
+        or not is_text(name)
+    ):
         raise ValidationError(
             f"invalid product name: 1-{NAME_MAX} characters, not blank",
             [FieldProblem("name", f"must be 1-{NAME_MAX} characters and not blank")],
@@ -43,6 +57,15 @@ def validate_price(price: int) -> int:
             [FieldProblem("price", "must be an integer >= 0 (minor units)")],
         )
     return price
+
+
+def validate_active(active: bool) -> bool:
+    if not isinstance(active, bool):
+        raise ValidationError(
+            f"invalid active flag {active!r}: true or false",
+            [FieldProblem("active", "must be a boolean")],
+        )
+    return active
 
 
 class Product(EventRecorder):
@@ -61,7 +84,7 @@ class Product(EventRecorder):
         self.name = validate_name(name)
         validate_price(price.amount)
         self.price = price
-        self.active = active
+        self.active = validate_active(active)
         self.version = version
         self.created_at = created_at
         self.updated_at = updated_at
@@ -96,7 +119,7 @@ class Product(EventRecorder):
         if price is not None and price != self.price.amount:
             self.price = Money(validate_price(price), self.price.currency)
             changes["price"] = price
-        if active is not None and active != self.active:
+        if active is not None and validate_active(active) != self.active:
             self.active = active
             changes["active"] = active
         if not changes:

@@ -11,7 +11,7 @@ _CURRENCY = re.compile(r"^[A-Z]{3}$")
 
 
 def validate_currency(code: str) -> str:
-    if not _CURRENCY.match(code):
+    if not _CURRENCY.fullmatch(code):
         raise ValidationError(f"currency must be a 3-letter ISO 4217 code, got {code!r}")
     return code
 

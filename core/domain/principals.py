@@ -25,7 +25,7 @@ def hash_api_key(api_key: str) -> str:
 
 
 def validate_principal_name(name: str) -> str:
-    if not isinstance(name, str) or not NAME_PATTERN.match(name):
+    if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
         raise ValidationError(
             f"invalid name {name!r}: 1-64 characters of letters, digits, '.', '_', '@', '-'",
             [FieldProblem("name", "must be 1-64 characters of letters, digits, . _ @ -")],

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from core.domain.catalog import validate_sku
+from core.domain.catalog import is_text, validate_sku
 from core.domain.errors import FieldProblem, StockBelowReserved, ValidationError
 from core.domain.events import EventRecorder, StockAdjusted
 
@@ -104,7 +104,7 @@ class StockItem(EventRecorder):
                 "delta must be a non-zero integer",
                 [FieldProblem("delta", "must be a non-zero integer")],
             )
-        if not reason or not reason.strip() or len(reason) > 200:
+        if not reason or not reason.strip() or len(reason) > 200 or not is_text(reason):
             raise ValidationError(
                 "reason must be 1-200 characters",
                 [FieldProblem("reason", "must be 1-200 characters and not blank")],

@@ -45,12 +45,17 @@ class UnitOfWork(ABC):
         self.correlation_id = correlation_id or ids.new_id()
         self._after_commit = after_commit
         self._tracked: list[EventRecorder] = []
+        # Identities of the tracked aggregates: a batch tracks thousands, and a linear
+        # scan per call made a bulk import quadratic. They stay alive in _tracked, so
+        # an id() is never reused while it is in this set.
+        self._tracked_ids: set[int] = set()
         self._published: list[EventEnvelope] = []
         self.committed = False
 
     def track(self, aggregate: EventRecorder) -> None:
         """Repositories call this for every aggregate they add or save."""
-        if not any(a is aggregate for a in self._tracked):
+        if id(aggregate) not in self._tracked_ids:
+            self._tracked_ids.add(id(aggregate))
             self._tracked.append(aggregate)
 
     def __enter__(self) -> UnitOfWork:

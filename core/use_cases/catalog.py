@@ -10,6 +10,7 @@ from core.domain.catalog import Product, validate_name, validate_price, validate
 from core.domain.errors import AlreadyExists, DomainError, NotFound, ValidationError
 from core.domain.money import Money
 from core.domain.stock import StockItem
+from core.ports.errors import ConcurrencyConflict
 from core.ports.system import Clock
 from core.ports.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from core.use_cases.support import with_retries
@@ -46,12 +47,16 @@ class CreateProduct:
         stock = StockItem(cmd.sku)
         if cmd.on_hand:
             stock.set_on_hand(cmd.on_hand, now, reason="initial stock")
-        with self._uow(correlation_id) as uow:
-            if uow.products.get(cmd.sku) is not None:
-                raise AlreadyExists(f"product {cmd.sku} already exists")
-            uow.products.add(product)
-            uow.stock.add(stock)
-            uow.commit()
+        try:
+            with self._uow(correlation_id) as uow:
+                if uow.products.get(cmd.sku) is not None:
+                    raise AlreadyExists(f"product {cmd.sku} already exists")
+                uow.products.add(product)
+                uow.stock.add(stock)
+                uow.commit()
+        except ConcurrencyConflict:
+            # A concurrent create of the same SKU won the unique-key race.
+            raise AlreadyExists(f"product {cmd.sku} already exists") from None
 
 
 class UpdateProduct:

@@ -12,6 +12,7 @@ from core.domain.principals import (
     parse_role,
     validate_principal_name,
 )
+from core.ports.errors import ConcurrencyConflict
 from core.ports.queries import PrincipalView, ReadQueries
 from core.ports.system import Clock, IdGenerator
 from core.ports.unit_of_work import UnitOfWorkFactory
@@ -43,11 +44,15 @@ class CreatePrincipal:
             key_hash=hash_api_key(api_key),
             created_at=self._clock.now(),
         )
-        with self._uow() as uow:
-            if uow.principals.get_by_name(name) is not None:
-                raise AlreadyExists(f"a principal named {name} already exists")
-            uow.principals.add(principal)
-            uow.commit()
+        try:
+            with self._uow() as uow:
+                if uow.principals.get_by_name(name) is not None:
+                    raise AlreadyExists(f"a principal named {name} already exists")
+                uow.principals.add(principal)
+                uow.commit()
+        except ConcurrencyConflict:
+            # A concurrent create of the same name won the unique-key race.
+            raise AlreadyExists(f"a principal named {name} already exists") from None
         return CreatedPrincipal(principal.id, name, parsed, api_key)
 
 
@@ -79,6 +84,8 @@ class Authenticate:
     def __call__(self, api_key: str) -> Actor:
         if not api_key:
             raise AuthenticationFailed("missing API key")
+        if not api_key.isascii():  # issued keys are ASCII; others may not even encode
+            raise AuthenticationFailed("invalid or revoked API key")
         view = self._queries.principal_by_key_hash(hash_api_key(api_key))
         if view is None or not view.active:
             raise AuthenticationFailed("invalid or revoked API key")

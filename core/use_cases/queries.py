@@ -94,6 +94,8 @@ class OrderQueries:
             data = decode_cursor(cursor)
             try:
                 before = OrderKey(datetime.fromisoformat(data["c"]), str(data["i"]))
+                if before.created_at.tzinfo is None:  # a forged cursor: naive times don't compare
+                    raise ValueError("cursor time has no time zone")
             except (KeyError, TypeError, ValueError):
                 raise ValidationError(
                     "cursor is not one this service issued",

@@ -1,0 +1,45 @@
+"""Unit-suite fixtures: shops on the in-memory container, and a guard against I/O."""
+
+from __future__ import annotations
+
+import socket
+import sqlite3
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from adapters.system import FixedClock
+from entrypoints.container import Container
+from tests.unit.shop import Shop, build_shop
+
+MakeShop = Callable[..., Shop]
+
+
+@pytest.fixture(autouse=True)
+def no_io(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The unit suite touches no network and no database file: fail loudly if it tries."""
+
+    def refuse(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("unit tests must not do network or database I/O")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    monkeypatch.setattr(sqlite3, "connect", refuse)
+
+
+@pytest.fixture
+def shop(memory_container: Container, clock: FixedClock) -> Shop:
+    """The shared memory container: synchronous delivery, simulated gateway, log notifier."""
+    return Shop(memory_container, clock)
+
+
+@pytest.fixture
+def make_shop(clock: FixedClock) -> MakeShop:
+    """Build a shop with other settings or test doubles: make_shop(gateway=..., deliver=False,
+    payments_decline_above=1000, ...)."""
+
+    def make(**kwargs: Any) -> Shop:
+        return build_shop(clock, **kwargs)
+
+    return make
