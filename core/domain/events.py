@@ -28,9 +28,13 @@ class DomainEvent:
         raise NotImplementedError
 
     def payload(self) -> dict[str, Any]:
-        data = dataclasses.asdict(self)
-        data.pop("occurred_at")
-        return data
+        # Shallow on purpose: asdict() deep-copies, and was a quarter of a bulk
+        # import's time. Events are frozen and their lists are never mutated.
+        return {
+            f.name: getattr(self, f.name)
+            for f in dataclasses.fields(self)
+            if f.name != "occurred_at"
+        }
 
 
 @dataclass(frozen=True)

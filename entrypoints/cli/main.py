@@ -16,6 +16,10 @@ def cli(ctx: click.Context) -> None:
 
     Configuration comes from ORDERLY_* environment variables (see README);
     by default the store is the SQLite file orderly.db in this directory.
+    Start with `orderly db upgrade`, then `orderly users create NAME --role admin`.
+
+    Exit status: 0 done; 1 refused (one line on stderr says why and what to
+    do); 2 bad usage. Read commands take --json for scripts.
     """
     ctx.ensure_object(CliState)
 

@@ -1,9 +1,177 @@
-"""`orderly` commands: messaging (to be written)."""
+"""`orderly worker | relay | outbox | dlq`: event delivery and its operation."""
 
 from __future__ import annotations
 
+import logging
+
 import click
+from prometheus_client import start_http_server
+
+from entrypoints.cli.output import console
+from entrypoints.cli.support import container, echo_json, refusals
+from entrypoints.container import Container
+from entrypoints.worker import drain_outbox, run_relay, run_worker
+
+_NEEDS_RABBITMQ = (
+    "{what} needs ORDERLY_MESSAGING=rabbitmq; with in-process messaging "
+    "`orderly serve` delivers events itself"
+)
+
+
+def _rabbitmq_container(what: str) -> Container:
+    c = container()
+    if c.config.delivery() != "rabbitmq":
+        raise click.ClickException(_NEEDS_RABBITMQ.format(what=what))
+    return c
+
+
+def _configure_logging(c: Container) -> None:
+    if not logging.getLogger().handlers:
+        logging.basicConfig(
+            level=c.config.log_level(),
+            format="%(asctime)s %(levelname)s %(name)s %(message)s",
+        )
+    # pika narrates every connection step at INFO; its warnings and errors still show.
+    logging.getLogger("pika").setLevel(logging.WARNING)
+
+
+def _serve_metrics(port: int | None) -> None:
+    if port:
+        start_http_server(port)
+
+
+_METRICS = click.option(
+    "--metrics-port",
+    type=click.IntRange(1, 65535),
+    default=None,
+    help="Serve Prometheus metrics on this port (off by default).",
+)
+
+
+@click.command()
+@click.option(
+    "--threads",
+    type=click.IntRange(1, 64),
+    default=2,
+    show_default=True,
+    help="Consumer threads, each with its own RabbitMQ connection.",
+)
+@_METRICS
+@refusals
+def worker(threads: int, metrics_port: int | None) -> None:
+    """Consume events from RabbitMQ and run the handlers; sweep unpaid orders.
+
+    Runs until SIGTERM or Ctrl-C, then finishes the deliveries in hand and
+    returns the rest to the queue. Run several for more throughput.
+    """
+    c = _rabbitmq_container("orderly worker")
+    _configure_logging(c)
+    _serve_metrics(metrics_port)
+    run_worker(c, threads)
+
+
+@click.command()
+@click.option("--once", is_flag=True, help="Publish the current backlog, then exit.")
+@_METRICS
+@refusals
+def relay(once: bool, metrics_port: int | None) -> None:
+    """Publish committed outbox events to RabbitMQ (safe to run several).
+
+    Each event is marked sent only after the broker confirmed it.
+    """
+    c = _rabbitmq_container("orderly relay")
+    _configure_logging(c)
+    if once:
+        click.echo(f"published {drain_outbox(c)} events")
+        return
+    _serve_metrics(metrics_port)
+    run_relay(c)
+
+
+@click.group()
+def outbox() -> None:
+    """The transactional outbox: events committed but not yet delivered."""
+
+
+@outbox.command("status")
+@click.option("--json", "as_json", is_flag=True, help="Print {backlog, oldest_age_seconds}.")
+@refusals
+def outbox_status(as_json: bool) -> None:
+    """How many events wait for delivery, and how long the oldest has waited."""
+    status = container().outbox_queries().status()
+    if as_json:
+        echo_json({"backlog": status.backlog, "oldest_age_seconds": status.oldest_age_seconds})
+        return
+    age = "-" if status.oldest_age_seconds is None else f"{status.oldest_age_seconds:.1f}s"
+    click.echo(f"backlog: {status.backlog} events, oldest waiting {age}")
+
+
+@click.group()
+def dlq() -> None:
+    """Dead-lettered messages (RabbitMQ): deliveries that failed every attempt."""
+
+
+@dlq.command("list")
+@click.option(
+    "--limit", type=click.IntRange(1, 10_000), default=100, show_default=True, help="At most."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array, one object each.")
+@refusals
+def dlq_list(limit: int, as_json: bool) -> None:
+    """Show dead letters without removing them, oldest first."""
+    letters = _rabbitmq_container("orderly dlq").dead_letters().peek(limit)
+    if as_json:
+        echo_json([letter.to_dict() for letter in letters])
+        return
+    if not letters:
+        click.echo("the dead-letter queue is empty")
+        return
+    from rich.table import Table
+
+    table = Table("event id", "type", "queue", "attempts", "dead-lettered at", "error")
+    for letter in letters:
+        table.add_row(
+            letter.event_id,
+            letter.event_type,
+            letter.queue,
+            str(letter.attempts),
+            letter.dead_lettered_at,
+            letter.error,
+        )
+    console().print(table)
+
+
+@dlq.command("replay")
+@click.option("--event-id", default=None, help="Only the dead letter(s) of this event.")
+@click.option("--limit", type=click.IntRange(1, 1_000_000), default=None, help="At most.")
+@click.option("--json", "as_json", is_flag=True, help="Print the replayed letters as JSON.")
+@refusals
+def dlq_replay(event_id: str | None, limit: int | None, as_json: bool) -> None:
+    """Send dead letters back to their handler's queue with a fresh attempt count.
+
+    Fix the cause first (see `orderly dlq list`): a replayed letter that fails
+    again returns here after the usual retries. Handlers ignore events they
+    already processed, so replaying twice is harmless.
+    """
+    replayed = _rabbitmq_container("orderly dlq").dead_letters().replay(event_id, limit)
+    if as_json:
+        echo_json([letter.to_dict() for letter in replayed])
+        return
+    click.echo(f"replayed {len(replayed)} dead letters")
+
+
+@dlq.command("purge")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@refusals
+def dlq_purge(yes: bool) -> None:
+    """Delete every dead letter (their events are not delivered to those handlers)."""
+    c = _rabbitmq_container("orderly dlq")
+    if not yes:
+        click.confirm("Delete every dead-lettered message?", abort=True)
+    click.echo(f"purged {c.dead_letters().purge()} dead letters")
 
 
 def register(cli: click.Group) -> None:
     """Add this family's commands to the `orderly` group."""
+    for command in (worker, relay, outbox, dlq):
+        cli.add_command(command)

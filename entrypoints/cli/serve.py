@@ -1,9 +1,88 @@
-"""`orderly` commands: serve (to be written)."""
+"""`orderly serve`: the HTTP API under uvicorn.
+
+uvicorn was measured against granian with `benchmarks/bench_http.py` (figures in
+benchmarks/README.md): on this app the two were within noise of each other, so
+the mature default of Litestar's `standard` extra wins, with no extra dependency.
+Each worker process builds its own container through the ASGI factory.
+"""
 
 from __future__ import annotations
 
 import click
+import uvicorn
+
+from adapters.sql import migrate
+from core.ports.errors import DependencyUnavailable
+from entrypoints.container import build_container
+from entrypoints.http.logs import configure_logging
+from entrypoints.settings import ConfigError, Settings
+
+FACTORY = "entrypoints.http.asgi:app_factory"
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
+@click.option(
+    "--port", default=8000, show_default=True, type=click.IntRange(0, 65535), help="Port to bind."
+)
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Worker processes (SQL storage only: memory:// cannot be shared).",
+)
+def serve(host: str, port: int, workers: int) -> None:
+    """Serve the HTTP API (and, with in-process messaging, the relay and handlers).
+
+    Configuration comes from ORDERLY_* variables; with none, it serves the SQLite
+    file orderly.db, creating its schema if the file is new (any other database:
+    run `orderly db upgrade` first). Stop with Ctrl-C or SIGTERM: requests in
+    flight finish and the relay stops cleanly.
+    """
+    settings = _preflight()
+    if workers > 1 and settings.storage == "memory":
+        raise click.ClickException(
+            "--workers > 1 needs shared storage: memory:// lives inside one process"
+        )
+    configure_logging(settings.log_level)
+    uvicorn.run(
+        FACTORY,
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_config=None,  # keep our JSON logging; uvicorn's loggers propagate to it
+        access_log=False,  # the app writes its own access line, with the request id
+        lifespan="on",
+        server_header=False,
+        timeout_graceful_shutdown=10,
+    )
+
+
+def _preflight() -> Settings:
+    """Refuse in one line, before any worker starts, what would make every request fail."""
+    try:
+        settings = Settings.from_env()
+        container = build_container(settings)
+        if settings.storage == "sql":
+            database = container.database()
+            state = migrate.state(database)
+            if state.current is None and settings.database_url.startswith("sqlite"):
+                # The embedded default works with no setup: a new SQLite file gets the schema.
+                state = migrate.upgrade(database, "head")
+                click.echo(f"Created the schema ({state.current}) in {database.url}.", err=True)
+            database.dispose()
+            if not state.up_to_date:
+                raise click.ClickException(
+                    f"the database schema is at {state.current or 'none (empty database)'}, "
+                    f"not {state.head}: run `orderly db upgrade` first"
+                )
+    except (ConfigError, DependencyUnavailable) as exc:
+        raise click.ClickException(str(exc)) from None
+    return settings
 
 
 def register(cli: click.Group) -> None:
     """Add this family's commands to the `orderly` group."""
+    cli.add_command(serve)

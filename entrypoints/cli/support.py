@@ -32,6 +32,8 @@ class CliState:
                 self._container = build_container()
             except ConfigError as exc:
                 raise click.ClickException(str(exc)) from None
+            except DependencyUnavailable as exc:  # a startup check found it down
+                raise click.ClickException(unavailable_message(exc)) from None
         return self._container
 
 
@@ -40,6 +42,19 @@ def container() -> Container:
     if state is None:
         raise click.ClickException("internal: no CLI state")
     return state.container
+
+
+# Which variable points at each dependency, so that the message names what to fix.
+_VARIABLES = {"database": "ORDERLY_DATABASE_URL", "rabbitmq": "ORDERLY_RABBITMQ_URL"}
+
+
+def unavailable_message(exc: DependencyUnavailable) -> str:
+    """One line: what is down and which variable to check (unless it already says)."""
+    message = " ".join(str(exc).split())
+    variable = _VARIABLES.get(exc.dependency)
+    if variable is not None and variable not in message:
+        message += f" (check {variable})"
+    return message
 
 
 def refusals(fn: Callable[P, R]) -> Callable[P, R]:
@@ -54,7 +69,7 @@ def refusals(fn: Callable[P, R]) -> Callable[P, R]:
         except ConfigError as exc:
             raise click.ClickException(str(exc)) from None
         except DependencyUnavailable as exc:
-            raise click.ClickException(str(exc)) from None
+            raise click.ClickException(unavailable_message(exc)) from None
         except ConcurrencyConflict as exc:
             raise click.ClickException(f"busy, try again: {exc}") from None
 
