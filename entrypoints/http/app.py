@@ -1,0 +1,91 @@
+"""The Litestar application factory: `create_app(container)`.
+
+Nothing is created at import time; each call builds a fresh app over the given
+container (tests build many). Controllers only translate: HTTP to use-case
+commands, views to JSON, domain errors to problem+json.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import anyio.to_thread
+from litestar import Litestar, Router
+from litestar.di import Provide
+from litestar.middleware import DefineMiddleware
+
+from core.use_cases.support import Actor
+from entrypoints.container import Container, start_delivery
+from entrypoints.http.auth import BearerAuthMiddleware
+from entrypoints.http.controllers.health import health_handlers
+from entrypoints.http.controllers.orders import OrderController
+from entrypoints.http.controllers.products import ProductController
+from entrypoints.http.controllers.stock import StockController
+from entrypoints.http.dependencies import dependencies
+from entrypoints.http.metrics import AppMetrics, prometheus_config
+from entrypoints.http.openapi_docs import (
+    ClosedStructSchemaPlugin,
+    assets_router,
+    openapi_config,
+)
+from entrypoints.http.problems import exception_handlers
+from entrypoints.http.rate_limit import rate_limit_config
+from entrypoints.http.request_context import RequestContextMiddleware
+from entrypoints.http.strict_input import StrictInput
+
+MAX_BODY_BYTES = 64 * 1024
+
+
+def create_app(container: Container, *, deliver_events: bool = True) -> Litestar:
+    """The API over `container`.
+
+    With `deliver_events` (the default) the app's lifespan calls
+    `start_delivery(container)` on startup and stops what it returns on shutdown;
+    pass False when the caller has already started delivery for this container.
+    """
+    metrics = AppMetrics(lambda: container.outbox_queries().status())
+
+    def authenticate(api_key: str) -> Actor:
+        result: Actor = container.authenticate()(api_key)
+        return result
+
+    v1 = Router(
+        path="/v1",
+        route_handlers=[ProductController, StockController, OrderController],
+        before_request=StrictInput(),
+        middleware=[
+            rate_limit_config(container.config.rate_limit_per_minute()).middleware,
+            DefineMiddleware(BearerAuthMiddleware, authenticate=authenticate),
+        ],
+    )
+
+    @asynccontextmanager
+    async def delivery(_: Litestar) -> AsyncIterator[None]:
+        handle: Any = start_delivery(container) if deliver_events else None
+        try:
+            yield
+        finally:
+            stop = getattr(handle, "stop", None)
+            if callable(stop):
+                await anyio.to_thread.run_sync(stop)
+
+    app = Litestar(
+        route_handlers=[v1, *health_handlers(container), metrics.handler(), assets_router()],
+        dependencies={
+            **dependencies(container),
+            "metrics": Provide(lambda: metrics, sync_to_thread=False),
+        },
+        exception_handlers=exception_handlers(),
+        middleware=[prometheus_config().middleware],
+        openapi_config=openapi_config(),
+        plugins=[ClosedStructSchemaPlugin()],
+        request_max_body_size=MAX_BODY_BYTES,
+        lifespan=[delivery],
+        logging_config=None,
+        debug=False,
+    )
+    # Outermost, so that 404 and 405 (answered before any route middleware) carry an id too.
+    app.asgi_handler = RequestContextMiddleware(app.asgi_handler)
+    return app

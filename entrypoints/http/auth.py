@@ -1,0 +1,62 @@
+"""Bearer authentication against the core's Authenticate use case, and role guards.
+
+The key is hashed by the use case and looked up by its hash, so no stored value
+is ever compared with a usable key; the header is never logged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import anyio.to_thread
+from litestar.connection import ASGIConnection
+from litestar.handlers import BaseRouteHandler
+from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
+from litestar.types import ASGIApp
+
+from core.domain.errors import AuthenticationFailed, PermissionDenied
+from core.domain.principals import Role
+from core.use_cases.support import Actor
+
+Authenticator = Callable[[str], Actor]
+
+
+def bearer_token(header: str | None) -> str:
+    if not header:
+        raise AuthenticationFailed("missing API key: send Authorization: Bearer <api key>")
+    scheme, _, token = header.partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        raise AuthenticationFailed("the Authorization header must be 'Bearer <api key>'")
+    return token
+
+
+class BearerAuthMiddleware(AbstractAuthenticationMiddleware):
+    def __init__(self, app: ASGIApp, authenticate: Authenticator) -> None:
+        super().__init__(app)
+        self._authenticate = authenticate
+
+    async def authenticate_request(
+        self, connection: ASGIConnection[Any, Any, Any, Any]
+    ) -> AuthenticationResult:
+        token = bearer_token(connection.headers.get("authorization"))
+        # The lookup is blocking storage I/O: keep it off the event loop.
+        actor = await anyio.to_thread.run_sync(self._authenticate, token)
+        return AuthenticationResult(user=actor, auth=None)
+
+
+def actor_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Actor:
+    user = connection.scope.get("user")
+    if not isinstance(user, Actor):
+        raise AuthenticationFailed("not authenticated")
+    return user
+
+
+def admin_only(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    actor_of(connection).require_admin()
+
+
+def customer_only(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    if actor_of(connection).role is not Role.CUSTOMER:
+        raise PermissionDenied("this operation needs the customer role")

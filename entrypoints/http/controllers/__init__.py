@@ -1,0 +1,1 @@
+"""HTTP controllers: translate requests to use-case commands and views to responses."""

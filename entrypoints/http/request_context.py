@@ -1,0 +1,82 @@
+"""Request ids and access logs.
+
+Every request gets an id: the caller's `X-Request-ID` when it is a sane token,
+otherwise a fresh one. It is bound into the structlog context for every log
+line of the request, returned as `X-Request-ID`, and handed to use cases as the
+correlation id, so it lands in the events the request causes.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from typing import Any
+
+import structlog
+from litestar.datastructures import MutableScopeHeaders
+from litestar.enums import ScopeType
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+HEADER = "X-Request-ID"
+_STATE_KEY = "orderly_request_id"
+_ACCEPTABLE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+access_log = structlog.get_logger("orderly.http.access")
+
+
+def request_id_of(scope: Scope | Any) -> str | None:
+    state = scope.get("state") if isinstance(scope, dict) else None
+    value = state.get(_STATE_KEY) if isinstance(state, dict) else None
+    return value if isinstance(value, str) else None
+
+
+def _incoming_id(scope: Scope) -> str | None:
+    for name, value in scope.get("headers", ()):
+        if name.lower() == b"x-request-id":
+            text = value.decode("latin-1")
+            return text if _ACCEPTABLE.match(text) else None
+    return None
+
+
+class RequestContextMiddleware:
+    """Outermost middleware: id, log context, access log line, response header.
+
+    It is a plain ASGI middleware so that it also wraps 404 and 405 answers,
+    which Litestar produces before any route-level middleware runs.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != ScopeType.HTTP:
+            await self.app(scope, receive, send)
+            return
+        request_id = _incoming_id(scope) or uuid.uuid4().hex
+        scope.setdefault("state", {})[_STATE_KEY] = request_id
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(request_id=request_id)
+        started = time.perf_counter()
+        status = 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                MutableScopeHeaders.from_message(message)[HEADER] = request_id
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            # Never the Authorization header or the query string: keys stay out of logs.
+            access_log.info(
+                "request",
+                method=scope.get("method"),
+                path=scope.get("path"),
+                route=scope.get("path_template"),
+                status=status,
+                duration_ms=round((time.perf_counter() - started) * 1000, 2),
+            )
+            structlog.contextvars.clear_contextvars()

@@ -1,0 +1,103 @@
+"""Strict reading of request input, before a handler runs.
+
+Litestar converts bodies leniently (the string "5" becomes the integer 5) and
+ignores query parameters it does not know. The API promises that input breaking
+its schema is refused, so each handler's declared `data` type is decoded
+strictly (not JSON at all is 400, JSON that breaks the schema is 422 naming the
+field) and an undeclared query parameter, usually a typo such as `?stauts=`,
+is 422 rather than silently ignored.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import msgspec
+from litestar import Request
+from litestar.handlers import HTTPRouteHandler
+from litestar.params import QueryParameter
+
+from core.domain.errors import FieldProblem
+from entrypoints.http.problems import ProblemException
+
+_AT = re.compile(r"^(?P<message>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.S)
+_NAMED = re.compile(r"(?:missing required|unknown) field `(?P<name>[^`]+)`")
+
+
+def field_problem(error: msgspec.ValidationError) -> FieldProblem:
+    """`Expected int >= 0 - at $.lines[0].quantity` -> (lines[0].quantity, Expected int >= 0)."""
+    match = _AT.match(str(error))
+    message = match.group("message") if match else str(error)
+    path = (match.group("path") or "") if match else ""
+    path = path.lstrip(".")
+    named = _NAMED.search(message)
+    if named:
+        path = f"{path}.{named.group('name')}" if path else named.group("name")
+    return FieldProblem(path or "body", message.replace("`", ""))
+
+
+class StrictInput:
+    """A before-request hook; per handler, its strict body decoder and query names are
+    worked out on first use and kept."""
+
+    def __init__(self) -> None:
+        self._decoders: dict[Any, msgspec.json.Decoder[Any]] = {}
+        self._queries: dict[HTTPRouteHandler, frozenset[str]] = {}
+
+    def _decoder(self, annotation: Any) -> msgspec.json.Decoder[Any]:
+        decoder = self._decoders.get(annotation)
+        if decoder is None:
+            decoder = self._decoders[annotation] = msgspec.json.Decoder(annotation, strict=True)
+        return decoder
+
+    def _query_names(self, handler: HTTPRouteHandler) -> frozenset[str]:
+        names = self._queries.get(handler)
+        if names is None:
+            names = frozenset(
+                getattr(field.kwarg_definition, "name", None) or name
+                for name, field in handler.parsed_fn_signature.parameters.items()
+                if isinstance(field.kwarg_definition, QueryParameter)
+            )
+            self._queries[handler] = names
+        return names
+
+    async def __call__(self, request: Request[Any, Any, Any]) -> None:
+        handler = request.route_handler
+        unknown = sorted(set(request.query_params) - self._query_names(handler))
+        if unknown:
+            raise ProblemException(
+                422,
+                "validation_error",
+                f"unknown query parameter: {', '.join(unknown)}",
+                [FieldProblem(name, "is not a parameter of this operation") for name in unknown],
+            )
+        # Every parameter of this API is single-valued: which of two values would count?
+        repeated = sorted(
+            k for k in set(request.query_params) if len(request.query_params.getall(k)) > 1
+        )
+        if repeated:
+            raise ProblemException(
+                422,
+                "validation_error",
+                f"query parameter given more than once: {', '.join(repeated)}",
+                [FieldProblem(name, "must be given at most once") for name in repeated],
+            )
+        data = handler.parsed_fn_signature.parameters.get("data")
+        if data is None:
+            return None
+        raw = await request.body()
+        if not raw.strip():
+            raise ProblemException(400, "malformed_json", "the request body must be a JSON object")
+        try:
+            self._decoder(data.annotation).decode(raw)
+        except msgspec.ValidationError as exc:
+            problem = field_problem(exc)
+            raise ProblemException(
+                422, "validation_error", f"{problem.field}: {problem.message}", [problem]
+            ) from None
+        except msgspec.DecodeError as exc:
+            raise ProblemException(
+                400, "malformed_json", f"the request body is not valid JSON: {exc}"
+            ) from None
+        return None
