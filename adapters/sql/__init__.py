@@ -1,0 +1,1 @@
+"""SQLAlchemy 2 adapters: SQLite (embedded default) and PostgreSQL, with Alembic migrations."""

@@ -1,0 +1,45 @@
+"""Column types that behave the same on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, DateTime, Dialect, Integer
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.types import TypeDecorator, TypeEngine
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC in and out, on both databases.
+
+    PostgreSQL stores `timestamptz`. SQLite has no time zones: values are stored as
+    naive UTC text in a fixed-width format, so that text order is time order (the
+    keyset pagination of orders relies on it). Naive datetimes are refused on the
+    way in rather than guessed at.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"naive datetime {value!r}: Orderly stores timezone-aware UTC only")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+# JSON documents: binary JSONB on PostgreSQL, text on SQLite.
+Json: TypeEngine[Any] = JSON().with_variant(JSONB(), "postgresql")
+
+# A 64-bit key that is still SQLite's INTEGER PRIMARY KEY (its rowid alias, which autoincrements).
+BigId: TypeEngine[int] = BigInteger().with_variant(Integer(), "sqlite")

@@ -1,0 +1,133 @@
+"""The SQL unit of work: one connection, one write transaction, the outbox inside it.
+
+State changes, outbox rows, inbox rows and idempotency records all go through
+the same connection, so they commit together or not at all. Product and stock
+writes are queued (repositories.WriteQueue) and sent in batches by commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from types import TracebackType
+
+from sqlalchemy import Connection, insert
+from sqlalchemy import exc as sa_exc
+
+from adapters.sql.database import SqlDatabase
+from adapters.sql.errors import reraise, translate
+from adapters.sql.mapping import envelope_values
+from adapters.sql.repositories import (
+    SqlIdempotencyRepository,
+    SqlInbox,
+    SqlOrderRepository,
+    SqlPaymentRepository,
+    SqlPrincipalRepository,
+    SqlProductRepository,
+    SqlStockRepository,
+    WriteQueue,
+)
+from adapters.sql.tables import outbox
+from core.domain.events import EventEnvelope
+from core.ports.system import Clock, IdGenerator
+from core.ports.unit_of_work import UnitOfWork
+
+AfterCommit = Callable[[list[EventEnvelope]], None]
+
+_OUTBOX_INSERT = insert(outbox)
+
+
+class SqlUnitOfWork(UnitOfWork):
+    def __init__(
+        self,
+        database: SqlDatabase,
+        ids: IdGenerator,
+        clock: Clock,
+        correlation_id: str | None = None,
+        after_commit: AfterCommit | None = None,
+    ) -> None:
+        super().__init__(ids, correlation_id, after_commit)
+        self._db = database
+        self._clock = clock
+        self._conn: Connection | None = None
+
+    def __enter__(self) -> UnitOfWork:
+        try:
+            return super().__enter__()
+        except sa_exc.SQLAlchemyError as exc:
+            reraise(exc)
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            super().__exit__(exc_type, exc, tb)
+        except sa_exc.SQLAlchemyError as error:
+            reraise(error)
+        # A database error inside the block becomes the core's signal: a lost race
+        # (ConcurrencyConflict, retried by the use case) or DependencyUnavailable.
+        if isinstance(exc, sa_exc.SQLAlchemyError):
+            translated = translate(exc)
+            if translated is not None:
+                raise translated from exc
+
+    def _begin(self) -> None:
+        conn = self._conn = self._db.begin_write()
+        self._queue = WriteQueue(conn)
+        self.products = SqlProductRepository(conn, self._queue, self.track)
+        self.stock = SqlStockRepository(conn, self._queue, self.track)
+        self.orders = SqlOrderRepository(conn, self.track)
+        self.payments = SqlPaymentRepository(conn)
+        self.principals = SqlPrincipalRepository(conn)
+        self.idempotency = SqlIdempotencyRepository(conn)
+        self.inbox = SqlInbox(conn, self._clock)
+
+    def _connection(self) -> Connection:
+        if self._conn is None:
+            raise RuntimeError("the unit of work is not open: use it in a `with` block")
+        return self._conn
+
+    def commit(self) -> list[EventEnvelope]:
+        self._connection()
+        self._queue.flush()  # queued product and stock writes, in the same transaction
+        return super().commit()
+
+    def _write_outbox(self, envelopes: list[EventEnvelope]) -> None:
+        if not envelopes:
+            return
+        now = self._clock.now()
+        rows = [envelope_values(envelope) | {"created_at": now} for envelope in envelopes]
+        self._connection().execute(_OUTBOX_INSERT, rows)
+
+    def _commit(self) -> None:
+        self._connection().commit()
+
+    def _rollback(self) -> None:
+        if self._conn is not None:
+            self._conn.rollback()
+
+    def _close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            self._db.end_write(conn)
+
+
+class SqlUnitOfWorkFactory:
+    def __init__(
+        self,
+        database: SqlDatabase,
+        ids: IdGenerator,
+        clock: Clock,
+        after_commit: AfterCommit | None = None,
+    ) -> None:
+        self.database = database
+        self._ids = ids
+        self._clock = clock
+        self.after_commit = after_commit
+
+    def __call__(self, correlation_id: str | None = None) -> UnitOfWork:
+        return SqlUnitOfWork(
+            self.database, self._ids, self._clock, correlation_id, self.after_commit
+        )
