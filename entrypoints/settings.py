@@ -26,6 +26,9 @@ class Settings:
     payments_failure_rate: float = 0.0
     payments_ledger_path: str = ""
     max_delivery_attempts: int = 5
+    retry_delay_ms: int = 1000
+    rabbitmq_prefetch: int = 100
+    relay_batch_size: int = 500
     rate_limit_per_minute: int = 600
     sweep_interval_seconds: float = 30.0
     log_level: str = "INFO"
@@ -119,6 +122,9 @@ class Settings:
             max_delivery_attempts=integer(
                 "MAX_DELIVERY_ATTEMPTS", defaults.max_delivery_attempts, 1, 100
             ),
+            retry_delay_ms=integer("RETRY_DELAY_MS", defaults.retry_delay_ms, 10, 3_600_000),
+            rabbitmq_prefetch=integer("RABBITMQ_PREFETCH", defaults.rabbitmq_prefetch, 1, 10_000),
+            relay_batch_size=integer("RELAY_BATCH_SIZE", defaults.relay_batch_size, 1, 10_000),
             rate_limit_per_minute=integer(
                 "RATE_LIMIT_PER_MINUTE", defaults.rate_limit_per_minute, 1
             ),

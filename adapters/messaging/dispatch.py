@@ -6,6 +6,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable
 
+from adapters.messaging import metrics
 from core.domain.events import EventEnvelope
 from core.ports.payments import TransientPaymentError
 from core.use_cases.handlers import EventHandler
@@ -22,6 +23,10 @@ class HandlerDispatcher:
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.handlers = list(handlers)
+        for handler in self.handlers:  # export zeros from the start, not only after a first event
+            metrics.MESSAGES_HANDLED.labels(handler.name)
+            metrics.MESSAGES_RETRIED.labels(handler.name)
+            metrics.MESSAGES_DEAD_LETTERED.labels(handler.name)
         self._attempts = attempts
         self._base_delay = base_delay
         self._sleep = sleep
@@ -34,10 +39,12 @@ class HandlerDispatcher:
         for attempt in range(1, self._attempts + 1):
             try:
                 handler.handle(envelope)
+                metrics.MESSAGES_HANDLED.labels(handler.name).inc()
                 return
             except TransientPaymentError:
                 if attempt == self._attempts:
                     raise
+                metrics.MESSAGES_RETRIED.labels(handler.name).inc()
                 delay = self._base_delay * 2 ** (attempt - 1)
                 logger.warning(
                     "transient failure in %s for %s, retry %d in %.2fs",

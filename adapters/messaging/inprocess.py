@@ -4,6 +4,10 @@
 `BackgroundRelay` drains in a daemon thread woken by each commit and by a poll,
 so `orderly serve` completes the saga with no broker, durably (the outbox is in
 the database, so events committed before a crash are delivered after restart).
+
+In-process there is no dead-letter queue: a handler that keeps failing keeps its
+batch in the outbox, retried with backoff (visible in `orderly outbox status`
+and the outbox metrics) until the cause is fixed.
 """
 
 from __future__ import annotations
@@ -12,6 +16,8 @@ import logging
 import threading
 
 from adapters.messaging.dispatch import HandlerDispatcher
+from adapters.messaging.metrics import EVENTS_RELAYED
+from adapters.messaging.relay import OutboxRelay
 from core.domain.events import EventEnvelope
 from core.ports.messaging import Outbox
 
@@ -37,6 +43,7 @@ class SynchronousRelay:
                 n = self._outbox.relay_batch(self._batch, self._dispatcher.deliver)
                 if n == 0:
                     return delivered
+                EVENTS_RELAYED.inc(n)
                 delivered += n
         finally:
             self._local.draining = False
@@ -47,3 +54,45 @@ class SynchronousRelay:
         except Exception:
             # The events stay in the outbox and are delivered by the next drain.
             logger.exception("in-process delivery failed; events stay in the outbox")
+
+
+class BackgroundRelay:
+    """The relay and the handlers in a daemon thread of this process."""
+
+    def __init__(
+        self,
+        outbox: Outbox,
+        dispatcher: HandlerDispatcher,
+        batch_size: int = 100,
+        max_idle: float = 2.0,
+        max_backoff: float = 30.0,
+    ) -> None:
+        # Commits in this process wake it; the poll covers other processes' commits.
+        self.relay = OutboxRelay(
+            outbox,
+            dispatcher.deliver,
+            batch_size=batch_size,
+            max_idle=max_idle,
+            max_backoff=max_backoff,
+        )
+        self._thread: threading.Thread | None = None
+
+    def on_commit(self, envelopes: list[EventEnvelope]) -> None:
+        self.relay.wake(envelopes)
+
+    def start(self) -> BackgroundRelay:
+        if self._thread is None:
+            self._thread = threading.Thread(
+                target=self.relay.run, name="orderly-relay", daemon=True
+            )
+            self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Finish the batch in hand (its events are marked sent or stay unsent), then stop."""
+        self.relay.stop()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            if self._thread.is_alive():
+                logger.warning("relay thread did not stop within %.0fs", timeout)
+            self._thread = None

@@ -1,8 +1,15 @@
 """The bundled simulated gateway: declines above a threshold, fails transiently at a
 rate, and keeps a ledger so tests can prove each order was charged at most once.
 
-The ledger lives in this process. A deployment with several worker processes
-can point `ledger_path` at a SQLite file so that the audit sees every process.
+Like a real gateway it is idempotent by key: the first charge (or refund) under a
+key decides, repeats return that decision. The ledger records each decision once
+(`kind` "charge" for a capture or a decline, "refund") and counts every call, so
+an audit sees both the effects (at most one per key) and the redeliveries that
+asked for them again.
+
+The ledger lives in this process unless `ledger_path` names a SQLite file: then
+every process pointing at the file (API, several workers) shares one ledger, and
+the first decision under a key is made atomically across them.
 """
 
 from __future__ import annotations
@@ -11,6 +18,7 @@ import random
 import sqlite3
 import threading
 import uuid
+from collections import Counter
 from dataclasses import dataclass
 
 from core.domain.money import Money
@@ -29,6 +37,113 @@ class LedgerEntry:
     amount: int
     currency: str
     reference: str
+    status: str = ""  # charges: "captured" | "declined"; refunds: "refunded"
+
+
+class _MemoryLedger:
+    def __init__(self) -> None:
+        self.entries: dict[tuple[str, str], LedgerEntry] = {}
+        self.calls: Counter[tuple[str, str]] = Counter()
+
+    def decide(self, proposal: LedgerEntry) -> tuple[LedgerEntry, bool]:
+        """Store `proposal` unless a decision exists; return the decision and whether
+        it is new."""
+        slot = (proposal.kind, proposal.key)
+        self.calls[slot] += 1
+        existing = self.entries.get(slot)
+        if existing is not None:
+            return existing, False
+        self.entries[slot] = proposal
+        return proposal, True
+
+    def find(self, kind: str, key: str) -> LedgerEntry | None:
+        return self.entries.get((kind, key))
+
+    def all(self, kind: str) -> list[LedgerEntry]:
+        return [entry for (k, _), entry in self.entries.items() if k == kind]
+
+    def call_counts(self, kind: str) -> dict[str, int]:
+        return {key: n for (k, key), n in self.calls.items() if k == kind}
+
+
+class _SqliteLedger:
+    """One row per decision (primary key kind+key) and a call counter, in a file that
+    several processes share. WAL and a busy timeout let them write concurrently."""
+
+    def __init__(self, path: str) -> None:
+        self._path = path
+        with self._connect() as db:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS ledger (kind TEXT NOT NULL, key TEXT NOT NULL,"
+                " amount INTEGER NOT NULL, currency TEXT NOT NULL, reference TEXT NOT NULL,"
+                " status TEXT NOT NULL, PRIMARY KEY (kind, key))"
+            )
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS calls (kind TEXT NOT NULL, key TEXT NOT NULL,"
+                " count INTEGER NOT NULL, PRIMARY KEY (kind, key))"
+            )
+
+    def _connect(self) -> sqlite3.Connection:
+        return sqlite3.connect(self._path, timeout=30, isolation_level=None)
+
+    def decide(self, proposal: LedgerEntry) -> tuple[LedgerEntry, bool]:
+        db = self._connect()
+        try:
+            db.execute("BEGIN IMMEDIATE")  # one writer at a time across processes
+            db.execute(
+                "INSERT INTO calls VALUES (?, ?, 1)"
+                " ON CONFLICT (kind, key) DO UPDATE SET count = count + 1",
+                (proposal.kind, proposal.key),
+            )
+            inserted = db.execute(
+                "INSERT OR IGNORE INTO ledger VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    proposal.kind,
+                    proposal.key,
+                    proposal.amount,
+                    proposal.currency,
+                    proposal.reference,
+                    proposal.status,
+                ),
+            ).rowcount
+            db.execute("COMMIT")
+        except BaseException:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise
+        finally:
+            db.close()
+        if inserted:
+            return proposal, True
+        stored = self.find(proposal.kind, proposal.key)
+        assert stored is not None
+        return stored, False
+
+    def find(self, kind: str, key: str) -> LedgerEntry | None:
+        with self._connect() as db:
+            row = db.execute(
+                "SELECT amount, currency, reference, status FROM ledger WHERE kind=? AND key=?",
+                (kind, key),
+            ).fetchone()
+        return None if row is None else LedgerEntry(kind, key, row[0], row[1], row[2], row[3])
+
+    def all(self, kind: str) -> list[LedgerEntry]:
+        with self._connect() as db:
+            rows = db.execute(
+                "SELECT key, amount, currency, reference, status FROM ledger WHERE kind=?",
+                (kind,),
+            ).fetchall()
+        return [LedgerEntry(kind, *row) for row in rows]
+
+    def call_counts(self, kind: str) -> dict[str, int]:
+        with self._connect() as db:
+            rows = db.execute("SELECT key, count FROM calls WHERE kind=?", (kind,))
+            return {key: count for key, count in rows}
+
+
+def _reason(status: ChargeStatus) -> str:
+    return "limit" if status is ChargeStatus.DECLINED else ""
 
 
 class SimulatedGateway:
@@ -43,21 +158,8 @@ class SimulatedGateway:
         self._failure_rate = failure_rate
         self._random = random.Random(seed)
         self._lock = threading.Lock()
-        self._ledger_path = ledger_path
-        self._charges: dict[str, ChargeResult] = {}
-        self._amounts: dict[str, Money] = {}
-        self._refunds: dict[str, RefundResult] = {}
-        self.ledger: list[LedgerEntry] = []
-        if ledger_path:
-            with self._db() as db:
-                db.execute(
-                    "CREATE TABLE IF NOT EXISTS ledger (kind TEXT, key TEXT, amount INTEGER,"
-                    " currency TEXT, reference TEXT, status TEXT, PRIMARY KEY (kind, key))"
-                )
-
-    def _db(self) -> sqlite3.Connection:
-        assert self._ledger_path is not None
-        return sqlite3.connect(self._ledger_path, timeout=30, isolation_level=None)
+        self._store = _SqliteLedger(ledger_path) if ledger_path else _MemoryLedger()
+        self.ledger: list[LedgerEntry] = []  # decisions this process made, in order
 
     def _maybe_fail(self) -> None:
         if self._failure_rate and self._random.random() < self._failure_rate:
@@ -66,104 +168,83 @@ class SimulatedGateway:
     def charge(self, idempotency_key: str, amount: Money) -> ChargeResult:
         with self._lock:
             self._maybe_fail()
-            previous = self._lookup_charge(idempotency_key)
-            if previous is not None:
-                return previous
-            if amount.amount > self._decline_above:
-                result = ChargeResult(ChargeStatus.DECLINED, f"ch_{uuid.uuid4().hex}", "limit")
-            else:
-                result = ChargeResult(ChargeStatus.CAPTURED, f"ch_{uuid.uuid4().hex}")
-            return self._record_charge(idempotency_key, amount, result)
+            status = (
+                ChargeStatus.DECLINED
+                if amount.amount > self._decline_above
+                else ChargeStatus.CAPTURED
+            )
+            proposal = LedgerEntry(
+                "charge",
+                idempotency_key,
+                amount.amount,
+                amount.currency,
+                f"ch_{uuid.uuid4().hex}",
+                status.value,
+            )
+            entry, new = self._store.decide(proposal)
+            if new:
+                self.ledger.append(entry)
+            status = ChargeStatus(entry.status)
+            return ChargeResult(status, entry.reference, _reason(status))
 
     def refund(self, idempotency_key: str) -> RefundResult:
         with self._lock:
             self._maybe_fail()
-            previous = self._refunds.get(idempotency_key)
-            if previous is not None:
-                return previous
-            charge = self._lookup_charge(idempotency_key)
-            if charge is None or charge.status is not ChargeStatus.CAPTURED:
+            charge = self._store.find("charge", idempotency_key)
+            if charge is None or charge.status != ChargeStatus.CAPTURED.value:
                 return RefundResult(False, "", 0)
-            amount = self._amounts[idempotency_key]
-            result = RefundResult(True, f"re_{uuid.uuid4().hex}", amount.amount)
-            if self._ledger_path:
-                with self._db() as db:
-                    row = db.execute(
-                        "SELECT reference, amount FROM ledger WHERE kind='refund' AND key=?",
-                        (idempotency_key,),
-                    ).fetchone()
-                    if row is not None:
-                        result = RefundResult(True, row[0], row[1])
-                    else:
-                        db.execute(
-                            "INSERT INTO ledger VALUES ('refund', ?, ?, ?, ?, 'refunded')",
-                            (idempotency_key, amount.amount, amount.currency, result.refund_id),
-                        )
-            self._refunds[idempotency_key] = result
-            self.ledger.append(
-                LedgerEntry(
-                    "refund", idempotency_key, amount.amount, amount.currency, result.refund_id
-                )
+            proposal = LedgerEntry(
+                "refund",
+                idempotency_key,
+                charge.amount,
+                charge.currency,
+                f"re_{uuid.uuid4().hex}",
+                "refunded",
             )
-            return result
-
-    def _lookup_charge(self, key: str) -> ChargeResult | None:
-        if key in self._charges:
-            return self._charges[key]
-        if not self._ledger_path:
-            return None
-        with self._db() as db:
-            row = db.execute(
-                "SELECT reference, status, amount, currency FROM ledger"
-                " WHERE kind='charge' AND key=?",
-                (key,),
-            ).fetchone()
-        if row is None:
-            return None
-        result = ChargeResult(ChargeStatus(row[1]), row[0])
-        self._charges[key] = result
-        self._amounts[key] = Money(row[2], row[3])
-        return result
-
-    def _record_charge(self, key: str, amount: Money, result: ChargeResult) -> ChargeResult:
-        if self._ledger_path:
-            with self._db() as db:
-                db.execute(
-                    "INSERT OR IGNORE INTO ledger VALUES ('charge', ?, ?, ?, ?, ?)",
-                    (key, amount.amount, amount.currency, result.charge_id, result.status.value),
-                )
-            stored = self._lookup_stored(key)
-            result = stored or result
-        self._charges[key] = result
-        self._amounts[key] = amount
-        self.ledger.append(
-            LedgerEntry("charge", key, amount.amount, amount.currency, result.charge_id)
-        )
-        return result
-
-    def _lookup_stored(self, key: str) -> ChargeResult | None:
-        with self._db() as db:
-            row = db.execute(
-                "SELECT reference, status FROM ledger WHERE kind='charge' AND key=?", (key,)
-            ).fetchone()
-        return ChargeResult(ChargeStatus(row[1]), row[0]) if row else None
+            entry, new = self._store.decide(proposal)
+            if new:
+                self.ledger.append(entry)
+            return RefundResult(True, entry.reference, entry.amount)
 
     # Audit helpers for tests and operators.
+    def charge_result(self, key: str) -> ChargeResult | None:
+        """The decision recorded under `key`, if any."""
+        entry = self._store.find("charge", key)
+        if entry is None:
+            return None
+        status = ChargeStatus(entry.status)
+        return ChargeResult(status, entry.reference, _reason(status))
+
+    @property
+    def _charges(self) -> dict[str, ChargeResult]:
+        """Key -> decision (kept for tests written against the earlier in-memory dict)."""
+        return {
+            entry.key: result
+            for entry in self._store.all("charge")
+            if (result := self.charge_result(entry.key)) is not None
+        }
+
+    def entries(self, kind: str) -> list[LedgerEntry]:
+        """Every decision of `kind` ("charge" or "refund") in the ledger, all processes'."""
+        return self._store.all(kind)
+
     def charges(self) -> dict[str, int]:
-        """Charge key -> how many captures were made under it (must be <= 1)."""
-        return self._count("charge")
+        """Charge key -> how many charge decisions (capture or decline) the ledger holds."""
+        return dict(Counter(entry.key for entry in self._store.all("charge")))
+
+    def captured(self) -> set[str]:
+        """Keys under which money was captured."""
+        return {
+            entry.key
+            for entry in self._store.all("charge")
+            if entry.status == ChargeStatus.CAPTURED.value
+        }
 
     def refunds(self) -> dict[str, int]:
-        return self._count("refund")
+        """Charge key -> how many refunds the ledger holds under it."""
+        return dict(Counter(entry.key for entry in self._store.all("refund")))
 
-    def _count(self, kind: str) -> dict[str, int]:
-        counts: dict[str, int] = {}
-        if self._ledger_path:
-            with self._db() as db:
-                for (key,) in db.execute("SELECT key FROM ledger WHERE kind=?", (kind,)):
-                    counts[key] = counts.get(key, 0) + 1
-            return counts
-        for entry in self.ledger:
-            if entry.kind == kind:
-                counts[entry.key] = counts.get(entry.key, 0) + 1
-        return counts
+    def charge_calls(self) -> dict[str, int]:
+        """Charge key -> how many times charge() was called with it (redeliveries and
+        retries included): the requests the idempotency key absorbed."""
+        return self._store.call_counts("charge")

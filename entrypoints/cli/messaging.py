@@ -52,9 +52,10 @@ _METRICS = click.option(
 @click.option(
     "--threads",
     type=click.IntRange(1, 64),
-    default=2,
+    default=4,
     show_default=True,
-    help="Consumer threads, each with its own RabbitMQ connection.",
+    help="Consumer threads, each with its own RabbitMQ connection (handlers mostly "
+    "wait on database commits, so threads help even on few cores).",
 )
 @_METRICS
 @refusals
@@ -67,7 +68,8 @@ def worker(threads: int, metrics_port: int | None) -> None:
     c = _rabbitmq_container("orderly worker")
     _configure_logging(c)
     _serve_metrics(metrics_port)
-    run_worker(c, threads)
+    if status := run_worker(c, threads):
+        raise SystemExit(status)
 
 
 @click.command()
@@ -85,7 +87,8 @@ def relay(once: bool, metrics_port: int | None) -> None:
         click.echo(f"published {drain_outbox(c)} events")
         return
     _serve_metrics(metrics_port)
-    run_relay(c)
+    if status := run_relay(c):
+        raise SystemExit(status)
 
 
 @click.group()

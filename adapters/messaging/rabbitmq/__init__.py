@@ -1,0 +1,1 @@
+"""RabbitMQ delivery through pika: topology, confirming publisher, consumer, dead letters."""

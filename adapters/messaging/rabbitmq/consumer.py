@@ -1,0 +1,195 @@
+"""Consuming handler queues: manual acks, bounded prefetch, delayed retries, dead letters.
+
+One `RabbitConsumer` owns one BlockingConnection and runs in one thread (pika's
+connections are not thread-safe); a worker runs several for concurrency. Each
+delivery runs its handler (its own unit of work with inbox dedupe) and is acked
+only after the handler committed, so a crash redelivers and the inbox absorbs
+the repeat. A failing delivery is re-published to the handler's next retry queue
+(longer TTL each time) and acked; after `max_attempts` it goes to the
+dead-letter queue. A message that cannot be read goes there at once. When
+storage is down the message is requeued untouched and the consumer backs off,
+so an outage does not burn the messages' attempts.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+from datetime import UTC, datetime
+from functools import partial
+from typing import Any
+
+import pika
+
+from adapters.messaging import metrics
+from adapters.messaging.dispatch import HandlerDispatcher
+from adapters.messaging.rabbitmq import messages
+from adapters.messaging.rabbitmq.connection import BROKER_ERRORS, parameters
+from adapters.messaging.rabbitmq.topology import DEAD_LETTER_QUEUE, Route, Topology
+from core.ports.errors import DependencyUnavailable
+from core.use_cases.handlers import EventHandler
+
+logger = logging.getLogger("orderly.messaging.consumer")
+
+
+class _StorageDown(Exception):
+    """Raised out of the consume loop to drop the connection and back off."""
+
+
+class RabbitConsumer:
+    def __init__(
+        self,
+        url: str,
+        topology: Topology,
+        dispatcher: HandlerDispatcher,
+        stop: threading.Event,
+        prefetch: int = 100,
+        max_backoff: float = 10.0,
+    ) -> None:
+        self._url = url
+        self._topology = topology
+        self._dispatcher = dispatcher
+        self._stop = stop
+        self._prefetch = prefetch
+        self._max_backoff = max_backoff
+        self._handlers: dict[str, EventHandler] = {h.name: h for h in dispatcher.handlers}
+        self._storage_down: DependencyUnavailable | None = None
+        self._connection: Any = None
+        self._publish_channel: Any = None
+        self.consuming = threading.Event()  # set while subscribed (tests and readiness)
+
+    def run(self) -> None:
+        """Consume until `stop` is set, reconnecting with backoff when the broker or
+        storage goes away."""
+        backoff = 0.5
+        while not self._stop.is_set():
+            problem = ""
+            try:
+                self._consume()
+            except BROKER_ERRORS as exc:
+                problem = f"rabbitmq connection lost ({exc or exc.__class__.__name__})"
+            except _StorageDown:
+                problem = f"storage unavailable ({self._storage_down}); messages requeued"
+            finally:
+                if self.consuming.is_set():  # it had worked: back off afresh
+                    backoff = 0.5
+                self.consuming.clear()
+                self._close()
+            self._storage_down = None
+            if problem:
+                logger.warning("%s; reconnecting in %.1fs", problem, backoff)
+            self._stop.wait(backoff)
+            backoff = min(self._max_backoff, backoff * 2)
+
+    def _consume(self) -> None:
+        self._connection = pika.BlockingConnection(parameters(self._url))
+        channel = self._connection.channel()
+        self._topology.declare(channel)
+        channel.basic_qos(prefetch_count=self._prefetch)
+        self._publish_channel = self._connection.channel()
+        self._publish_channel.confirm_delivery()
+        tags = [
+            channel.basic_consume(
+                queue=route.queue, on_message_callback=partial(self._on_message, route)
+            )
+            for route in self._topology.routes
+            if route.handler in self._handlers
+        ]
+        self.consuming.set()
+        while not self._stop.is_set():
+            self._connection.process_data_events(time_limit=0.5)
+            if self._storage_down is not None:
+                raise _StorageDown()
+        # Graceful stop: no new deliveries; those prefetched but not started are
+        # nacked back to the queue by basic_cancel, in-flight ones have finished.
+        for tag in tags:
+            channel.basic_cancel(tag)
+
+    def _close(self) -> None:
+        connection, self._connection = self._connection, None
+        self._publish_channel = None
+        if connection is not None and connection.is_open:
+            # The broker requeues anything still unacked.
+            with contextlib.suppress(*BROKER_ERRORS):
+                connection.close()
+
+    def _on_message(
+        self, route: Route, channel: Any, method: Any, properties: Any, body: bytes
+    ) -> None:
+        tag = method.delivery_tag
+        if self._stop.is_set() or self._storage_down is not None:
+            channel.basic_nack(delivery_tag=tag, requeue=True)
+            return
+        handler = self._handlers[route.handler]
+        try:
+            envelope = messages.decode(body)
+        except messages.UnreadableMessage as exc:
+            self._dead_letter(route, properties, body, str(exc))
+            channel.basic_ack(delivery_tag=tag)
+            return
+        try:
+            self._dispatcher.run(handler, envelope)
+        except DependencyUnavailable as exc:
+            self._storage_down = exc
+            channel.basic_nack(delivery_tag=tag, requeue=True)
+            return
+        except Exception as exc:
+            self._failed(route, properties, body, exc, envelope.event_id)
+            channel.basic_ack(delivery_tag=tag)
+            return
+        channel.basic_ack(delivery_tag=tag)
+
+    def _failed(
+        self, route: Route, properties: Any, body: bytes, exc: Exception, event_id: str
+    ) -> None:
+        attempt = messages.attempt(properties)
+        reason = f"{exc.__class__.__name__}: {exc}"
+        if attempt >= self._topology.max_attempts:
+            logger.error(
+                "%s failed on event %s after %d attempts, dead-lettered: %s",
+                route.handler,
+                event_id,
+                attempt,
+                reason,
+            )
+            self._dead_letter(route, properties, body, reason)
+            return
+        retry_queue = route.retry_queue(attempt)
+        logger.warning(
+            "%s failed on event %s (attempt %d of %d), retrying via %s: %s",
+            route.handler,
+            event_id,
+            attempt,
+            self._topology.max_attempts,
+            retry_queue,
+            reason,
+            exc_info=exc,
+        )
+        # Confirmed before the original is acked: a crash in between duplicates, never loses.
+        self._publish_channel.basic_publish(
+            exchange="",
+            routing_key=retry_queue,
+            body=body,
+            properties=messages.with_headers(properties, {messages.ATTEMPT: attempt + 1}),
+            mandatory=True,
+        )
+        metrics.MESSAGES_RETRIED.labels(route.handler).inc()
+
+    def _dead_letter(self, route: Route, properties: Any, body: bytes, reason: str) -> None:
+        self._publish_channel.basic_publish(
+            exchange="",
+            routing_key=DEAD_LETTER_QUEUE,
+            body=body,
+            properties=messages.with_headers(
+                properties,
+                {
+                    messages.ORIGIN_QUEUE: route.queue,
+                    messages.ERROR: reason[:1000],
+                    messages.ATTEMPT: messages.attempt(properties),
+                    messages.DEAD_AT: datetime.now(UTC).isoformat(),
+                },
+            ),
+            mandatory=True,
+        )
+        metrics.MESSAGES_DEAD_LETTERED.labels(route.handler).inc()

@@ -1,0 +1,150 @@
+"""Operator access to the dead-letter queue: list, replay, purge."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import pika
+
+from adapters.messaging.rabbitmq import messages
+from adapters.messaging.rabbitmq.connection import BROKER_ERRORS, parameters, unavailable
+from adapters.messaging.rabbitmq.topology import DEAD_LETTER_QUEUE, Topology
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    event_id: str
+    event_type: str
+    queue: str
+    attempts: int
+    error: str
+    dead_lettered_at: str
+    correlation_id: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _describe(properties: Any, body: bytes) -> DeadLetter:
+    headers = messages.headers(properties)
+    event_id, event_type = properties.message_id, properties.type
+    if not event_id or not event_type:  # a foreign message: try the body
+        try:
+            data = json.loads(body)
+            event_id = event_id or str(data.get("event_id", ""))
+            event_type = event_type or str(data.get("type", ""))
+        except (ValueError, AttributeError):
+            pass
+    return DeadLetter(
+        event_id=str(event_id or ""),
+        event_type=str(event_type or ""),
+        queue=_text(headers.get(messages.ORIGIN_QUEUE)),
+        attempts=messages.attempt(properties),
+        error=_text(headers.get(messages.ERROR)),
+        dead_lettered_at=_text(headers.get(messages.DEAD_AT)),
+        correlation_id=str(properties.correlation_id or ""),
+    )
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bytes):
+        return value.decode(errors="replace")
+    return "" if value is None else str(value)
+
+
+class DeadLetterQueue:
+    def __init__(self, url: str, topology: Topology) -> None:
+        self._url = url
+        self._topology = topology
+
+    def _open(self) -> tuple[Any, Any]:
+        try:
+            connection = pika.BlockingConnection(parameters(self._url))
+            channel = connection.channel()
+            self._topology.declare(channel)
+        except BROKER_ERRORS as exc:
+            raise unavailable(exc) from exc
+        return connection, channel
+
+    def count(self) -> int:
+        connection, channel = self._open()
+        try:
+            return int(channel.queue_declare(DEAD_LETTER_QUEUE, passive=True).method.message_count)
+        finally:
+            connection.close()
+
+    def peek(self, limit: int = 100) -> list[DeadLetter]:
+        """Peek without removing: fetched unacked, then returned by closing the channel."""
+        connection, channel = self._open()
+        found: list[DeadLetter] = []
+        try:
+            depth = channel.queue_declare(DEAD_LETTER_QUEUE, passive=True).method.message_count
+            for _ in range(min(limit, depth)):
+                method, properties, body = channel.basic_get(DEAD_LETTER_QUEUE, auto_ack=False)
+                if method is None:
+                    break
+                found.append(_describe(properties, body))
+        except BROKER_ERRORS as exc:
+            raise unavailable(exc) from exc
+        finally:
+            if connection.is_open:
+                connection.close()
+        return found
+
+    def replay(self, event_id: str | None = None, limit: int | None = None) -> list[DeadLetter]:
+        """Send dead letters back to the queue they came from with a fresh attempt count.
+
+        Each is removed from the dead-letter queue only after the broker confirmed the
+        re-publish. Letters whose origin queue is unknown (unreadable messages) stay put.
+        """
+        connection, channel = self._open()
+        replayed: list[DeadLetter] = []
+        try:
+            channel.confirm_delivery()
+            depth = channel.queue_declare(DEAD_LETTER_QUEUE, passive=True).method.message_count
+            known = {route.queue for route in self._topology.routes}
+            for _ in range(depth):
+                if limit is not None and len(replayed) >= limit:
+                    break
+                method, properties, body = channel.basic_get(DEAD_LETTER_QUEUE, auto_ack=False)
+                if method is None:
+                    break
+                letter = _describe(properties, body)
+                wanted = event_id is None or letter.event_id == event_id
+                if not wanted or letter.queue not in known:
+                    continue  # left unacked: back in the queue when the channel closes
+                channel.basic_publish(
+                    exchange="",
+                    routing_key=letter.queue,
+                    body=body,
+                    properties=messages.with_headers(
+                        properties,
+                        {
+                            messages.ATTEMPT: 1,
+                            messages.ORIGIN_QUEUE: None,
+                            messages.ERROR: None,
+                            messages.DEAD_AT: None,
+                        },
+                    ),
+                    mandatory=True,
+                )
+                channel.basic_ack(method.delivery_tag)
+                replayed.append(letter)
+        except BROKER_ERRORS as exc:
+            raise unavailable(exc) from exc
+        finally:
+            if connection.is_open:
+                connection.close()
+        return replayed
+
+    def purge(self) -> int:
+        connection, channel = self._open()
+        try:
+            return int(channel.queue_purge(DEAD_LETTER_QUEUE).method.message_count)
+        except BROKER_ERRORS as exc:
+            raise unavailable(exc) from exc
+        finally:
+            if connection.is_open:
+                connection.close()
