@@ -38,7 +38,7 @@ def bench_app() -> Litestar:
     from core.use_cases.catalog import CreateProductCommand
     from entrypoints.container import build_container
     from entrypoints.http.app import create_app
-    from entrypoints.http.logs import configure_logging
+    from entrypoints.logs import configure_logging
     from entrypoints.settings import Settings
 
     configure_logging("WARNING")  # no access-log I/O: measure the servers, not the terminal

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
-import logging
 import threading
+
+import structlog
 
 from core.ports.notifications import Notification
 
-logger = logging.getLogger("orderly.notifications")
+logger = structlog.get_logger("orderly.notifications")
 
 
 class LogNotifier:
@@ -18,16 +18,12 @@ class LogNotifier:
 
     def send(self, notification: Notification) -> None:
         logger.info(
-            json.dumps(
-                {
-                    "event": "customer_notified",
-                    "kind": notification.kind,
-                    "order_id": notification.order_id,
-                    "customer_id": notification.customer_id,
-                    "event_id": notification.event_id,
-                    "detail": notification.detail,
-                }
-            )
+            "customer_notified",
+            kind=notification.kind,
+            order_id=notification.order_id,
+            customer_id=notification.customer_id,
+            notification_event_id=notification.event_id,
+            detail=notification.detail,
         )
         with self._lock:
             self.sent.append(notification)

@@ -10,6 +10,7 @@ from prometheus_client import start_http_server
 from entrypoints.cli.output import console
 from entrypoints.cli.support import container, echo_json, refusals
 from entrypoints.container import Container
+from entrypoints.logs import configure_logging
 from entrypoints.worker import drain_outbox, run_relay, run_worker
 
 _NEEDS_RABBITMQ = (
@@ -26,11 +27,7 @@ def _rabbitmq_container(what: str) -> Container:
 
 
 def _configure_logging(c: Container) -> None:
-    if not logging.getLogger().handlers:
-        logging.basicConfig(
-            level=c.config.log_level(),
-            format="%(asctime)s %(levelname)s %(name)s %(message)s",
-        )
+    configure_logging(c.config.log_level())
     # pika narrates every connection step at INFO; its warnings and errors still show.
     logging.getLogger("pika").setLevel(logging.WARNING)
 

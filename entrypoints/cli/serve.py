@@ -14,7 +14,7 @@ import uvicorn
 from adapters.sql import migrate
 from core.ports.errors import DependencyUnavailable
 from entrypoints.container import build_container
-from entrypoints.http.logs import configure_logging
+from entrypoints.logs import configure_logging
 from entrypoints.settings import ConfigError, Settings
 
 FACTORY = "entrypoints.http.asgi:app_factory"

@@ -10,7 +10,7 @@ from litestar import Litestar
 
 from entrypoints.container import build_container
 from entrypoints.http.app import create_app
-from entrypoints.http.logs import configure_logging
+from entrypoints.logs import configure_logging
 from entrypoints.settings import Settings
 
 

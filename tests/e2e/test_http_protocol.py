@@ -19,7 +19,7 @@ from core.ports.errors import DependencyUnavailable
 from core.use_cases.inventory import SetStock
 from core.use_cases.queries import ProductQueries
 from entrypoints.http.app import create_app
-from entrypoints.http.logs import configure_logging
+from entrypoints.logs import configure_logging
 from tests.e2e.http_support import (
     STORAGES,
     Api,

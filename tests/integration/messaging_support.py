@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import json
 import os
-import re
 import signal
 import socket
 import subprocess
@@ -319,6 +319,19 @@ def _quiet(counts: dict[str, tuple[int, int]], dead_letters: int) -> bool:
     )
 
 
+def json_lines(text: str) -> list[dict[str, Any]]:
+    """The JSON objects among a process's log lines (other output is skipped)."""
+    found = []
+    for raw in text.splitlines():
+        try:
+            value = json.loads(raw)
+        except ValueError:
+            continue
+        if isinstance(value, dict):
+            found.append(value)
+    return found
+
+
 def audit(shop: Shop, deploy: Deployment, dead_lettered: Collection[str] = ()) -> AuditReport:
     """The end state every fault test must reach (see the module docstring of each test).
 
@@ -385,7 +398,9 @@ def audit(shop: Shop, deploy: Deployment, dead_lettered: Collection[str] = ()) -
                     if name.startswith("notifications."):
                         notices.append(event.event_id)
     logged = Counter(
-        re.findall(r'"customer_notified".*?"event_id": "([^"]+)"', deploy.logs("worker"))
+        line["notification_event_id"]
+        for line in json_lines(deploy.logs("worker"))
+        if line.get("event") == "customer_notified"
     )
     missing = [e for e in notices if logged[e] == 0]
     assert not missing, f"{len(missing)} notifications recorded but never logged"
@@ -514,13 +529,12 @@ class PoisonGateway:
 
 
 def _poison_worker(poison_file: str) -> None:
-    import logging
-
     from dependency_injector import providers
 
+    from entrypoints.logs import configure_logging
     from entrypoints.worker import run_worker
 
-    logging.basicConfig(level="INFO", format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logging("INFO")  # the same JSON lines as `orderly worker`
     container = build_container()
     gateway: Any = container.gateway()
     container.gateway.override(providers.Object(PoisonGateway(gateway, Path(poison_file))))

@@ -1,4 +1,4 @@
-"""Structured JSON logs for the serving process: one JSON object per line.
+"""Structured JSON logs for every Orderly process (serve, worker, relay): one JSON object per line.
 
 structlog renders our own lines; the standard library's (uvicorn, granian, the
 log notifier) go through the same formatter, so the whole process speaks JSON
