@@ -1,14 +1,18 @@
-"""The default notifier: one structured log line per notification."""
+"""The default notifier: one structured log line per notification.
+
+It logs through the standard library with the fields as `extra`, so the process's
+log setup decides the format (`entrypoints.logs` renders them as JSON keys) and a
+process that configured no logging (the CLI) prints nothing.
+"""
 
 from __future__ import annotations
 
+import logging
 import threading
-
-import structlog
 
 from core.ports.notifications import Notification
 
-logger = structlog.get_logger("orderly.notifications")
+logger = logging.getLogger("orderly.notifications")
 
 
 class LogNotifier:
@@ -19,11 +23,13 @@ class LogNotifier:
     def send(self, notification: Notification) -> None:
         logger.info(
             "customer_notified",
-            kind=notification.kind,
-            order_id=notification.order_id,
-            customer_id=notification.customer_id,
-            notification_event_id=notification.event_id,
-            detail=notification.detail,
+            extra={
+                "kind": notification.kind,
+                "order_id": notification.order_id,
+                "customer_id": notification.customer_id,
+                "notification_event_id": notification.event_id,
+                "detail": notification.detail,
+            },
         )
         with self._lock:
             self.sent.append(notification)
