@@ -42,6 +42,7 @@ from core.use_cases.ordering import (
 from core.use_cases.principals import Authenticate, CreatePrincipal, ListPrincipals, RevokePrincipal
 from core.use_cases.queries import OrderQueries, OutboxQueries, ProductQueries
 from entrypoints.settings import ConfigError, Settings
+from entrypoints.sweeper import Sweeper
 
 
 def open_database(url: str) -> SqlDatabase:
@@ -154,7 +155,7 @@ def check_database(container: Container) -> None:
         ) from None
 
 
-def start_delivery(container: Container) -> BackgroundRelay | None:
+def start_delivery(container: Container) -> InProcessDelivery | None:
     """Connect committed events to their handlers for the configured delivery mode.
 
     `sync`: drained in the committing thread. `background`: a relay thread of this
@@ -170,5 +171,23 @@ def start_delivery(container: Container) -> BackgroundRelay | None:
     if delivery == "background":
         relay = container.background_relay()
         container.commit_hooks().subscribe(relay.on_commit)
-        return relay.start()
+        # No worker process in this mode: the serving process runs the sweep too.
+        sweeper = Sweeper(
+            container.expire_orders(),
+            container.purge_idempotency(),
+            container.config.sweep_interval_seconds(),
+        )
+        return InProcessDelivery(relay.start(), sweeper.start())
     return None
+
+
+class InProcessDelivery:
+    """What `start_delivery` runs in background mode; `stop()` ends all of it."""
+
+    def __init__(self, relay: BackgroundRelay, sweeper: Sweeper) -> None:
+        self.relay = relay
+        self.sweeper = sweeper
+
+    def stop(self) -> None:
+        self.sweeper.stop()
+        self.relay.stop()

@@ -21,6 +21,7 @@ from adapters.messaging.metrics import track_outbox
 from adapters.messaging.rabbitmq.consumer import RabbitConsumer
 from adapters.messaging.relay import OutboxRelay
 from entrypoints.container import Container
+from entrypoints.sweeper import Sweeper
 
 logger = logging.getLogger("orderly.worker")
 
@@ -91,23 +92,17 @@ class Worker:
             threading.Thread(target=consumer.run, name=f"orderly-consumer-{n}", daemon=True)
             for n, consumer in enumerate(self.consumers, 1)
         ]
-        threads.append(threading.Thread(target=self._sweep, name="orderly-sweep", daemon=True))
+        sweeper = Sweeper(
+            self._container.expire_orders(),
+            self._container.purge_idempotency(),
+            self._sweep_interval,
+            self._stop,
+        )
+        threads.append(threading.Thread(target=sweeper.run, name="orderly-sweep", daemon=True))
         return threads
 
     def stop(self) -> None:
         self._stop.set()
-
-    def _sweep(self) -> None:
-        """Cancel orders unpaid past the timeout; safe to run in several workers at once."""
-        expire = self._container.expire_orders()
-        while not self._stop.wait(self._sweep_interval):
-            try:
-                expired = expire()
-            except Exception:
-                logger.exception("payment-timeout sweep failed; retrying next interval")
-                continue
-            if expired:
-                logger.info("payment-timeout sweep cancelled %d orders", expired)
 
     def run(self, signals: StopSignals | None = None) -> int:
         threads = self.threads()

@@ -26,7 +26,6 @@ import pytest
 
 from adapters.memory.store import MemoryStore
 from adapters.messaging.dispatch import HandlerDispatcher
-from adapters.messaging.inprocess import BackgroundRelay
 from adapters.messaging.metrics import MESSAGES_HANDLED
 from adapters.messaging.rabbitmq.publisher import RabbitPublisher
 from adapters.messaging.rabbitmq.topology import Topology
@@ -39,7 +38,7 @@ from core.domain.principals import Role
 from core.use_cases.catalog import CreateProductCommand
 from core.use_cases.ordering import CancelOrderCommand, PlaceOrderCommand
 from core.use_cases.support import Actor
-from entrypoints.container import Container, build_container, start_delivery
+from entrypoints.container import Container, InProcessDelivery, build_container, start_delivery
 from entrypoints.settings import Settings
 from entrypoints.worker import Worker
 from tests.conftest import RABBITMQ_HOST, RABBITMQ_PORT, require_service
@@ -73,12 +72,12 @@ class InProcessHarness:
     def __init__(self, settings: Settings) -> None:
         self.container = build_container(settings)
         self.container.config.delivery.from_value("background")
-        self._relay: BackgroundRelay | None = None
+        self._relay: InProcessDelivery | None = None
 
     def start(self) -> None:
-        relay = start_delivery(self.container)
-        assert isinstance(relay, BackgroundRelay)
-        self._relay = relay
+        delivery = start_delivery(self.container)
+        assert isinstance(delivery, InProcessDelivery)
+        self._relay = delivery
 
     def stop(self) -> None:
         if self._relay is not None:

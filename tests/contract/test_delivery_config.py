@@ -12,7 +12,7 @@ from adapters.messaging.rabbitmq.topology import MAX_DELAY_LEVELS, Topology
 from adapters.sql import migrate
 from adapters.sql.database import SqlDatabase
 from core.use_cases.handlers import EventHandler
-from entrypoints.container import build_container, start_delivery
+from entrypoints.container import InProcessDelivery, build_container, start_delivery
 from entrypoints.settings import ConfigError, Settings
 
 
@@ -88,9 +88,11 @@ def test_each_mode_starts_what_it_needs(tmp_path: Path) -> None:
     database.dispose()
     embedded = build_container(Settings(database_url=url))
     assert embedded.config.delivery() == "background"
-    relay = start_delivery(embedded)
-    assert isinstance(relay, BackgroundRelay)
-    relay.stop()
+    delivery = start_delivery(embedded)
+    assert isinstance(delivery, InProcessDelivery)
+    assert isinstance(delivery.relay, BackgroundRelay)
+    assert delivery.sweeper.interval == embedded.config.sweep_interval_seconds()
+    delivery.stop()
     embedded.database().dispose()
 
     broker = build_container(Settings(database_url="memory://", messaging="rabbitmq"))

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 
-from adapters.messaging.inprocess import BackgroundRelay
 from adapters.messaging.relay import OutboxRelay
 from adapters.sql import migrate
 from adapters.sql.database import SqlDatabase
@@ -22,7 +21,7 @@ from core.domain.orders import RequestedLine
 from core.ports.messaging import Outbox
 from core.use_cases.catalog import CreateProductCommand
 from core.use_cases.ordering import PlaceOrderCommand
-from entrypoints.container import build_container, start_delivery
+from entrypoints.container import InProcessDelivery, build_container, start_delivery
 from entrypoints.settings import Settings
 from tests.contract.builders import add_product
 from tests.contract.conftest import Backend
@@ -142,7 +141,7 @@ def test_in_process_delivery_resumes_after_a_restart(tmp_path: Path) -> None:
     after = build_container(Settings(database_url=url))
     assert after.queries().outbox_status().backlog > 0
     relay = start_delivery(after)
-    assert isinstance(relay, BackgroundRelay)
+    assert isinstance(relay, InProcessDelivery)
     try:
 
         def paid() -> bool:
