@@ -7,6 +7,8 @@ override providers on it instead of monkeypatching.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from dependency_injector import containers, providers
 
 from adapters.memory.outbox import MemoryOutbox
@@ -25,6 +27,7 @@ from adapters.notifications.log import LogNotifier
 from adapters.payments.simulated import SimulatedGateway
 from adapters.sql.database import InvalidDatabaseUrl, SqlDatabase
 from adapters.sql.outbox import SqlOutbox
+from adapters.sql.outbox_listener import OutboxListener
 from adapters.sql.queries import SqlReadQueries
 from adapters.sql.unit_of_work import SqlUnitOfWorkFactory
 from adapters.system import SystemClock, UuidGenerator
@@ -177,17 +180,30 @@ def start_delivery(container: Container) -> InProcessDelivery | None:
             container.purge_idempotency(),
             container.config.sweep_interval_seconds(),
         )
-        return InProcessDelivery(relay.start(), sweeper.start())
+        listener = listen_for_outbox(container, relay.relay.wake)
+        return InProcessDelivery(relay.start(), sweeper.start(), listener)
     return None
+
+
+def listen_for_outbox(container: Container, wake: Callable[[], None]) -> OutboxListener | None:
+    """On PostgreSQL, wake a relay as soon as any process commits outbox rows."""
+    if container.config.storage() != "sql" or container.database().is_sqlite:
+        return None
+    return OutboxListener(container.config.database_url(), wake).start()
 
 
 class InProcessDelivery:
     """What `start_delivery` runs in background mode; `stop()` ends all of it."""
 
-    def __init__(self, relay: BackgroundRelay, sweeper: Sweeper) -> None:
+    def __init__(
+        self, relay: BackgroundRelay, sweeper: Sweeper, listener: OutboxListener | None = None
+    ) -> None:
         self.relay = relay
         self.sweeper = sweeper
+        self.listener = listener
 
     def stop(self) -> None:
+        if self.listener is not None:
+            self.listener.stop()
         self.sweeper.stop()
         self.relay.stop()

@@ -20,7 +20,7 @@ from adapters.messaging.dispatch import HandlerDispatcher
 from adapters.messaging.metrics import track_outbox
 from adapters.messaging.rabbitmq.consumer import RabbitConsumer
 from adapters.messaging.relay import OutboxRelay
-from entrypoints.container import Container
+from entrypoints.container import Container, listen_for_outbox
 from entrypoints.sweeper import Sweeper
 
 logger = logging.getLogger("orderly.worker")
@@ -131,8 +131,9 @@ def run_relay(container: Container) -> int:
     signals = StopSignals().install()
     track_outbox(lambda: container.queries().outbox_status())
     publisher = container.rabbitmq_publisher()
-    # No LISTEN/NOTIFY from the API processes: a short adaptive poll (10 ms, doubling
-    # to 250 ms when idle) finds new rows promptly on an indexed partial scan.
+    # On PostgreSQL every commit with outbox rows sends a NOTIFY that wakes us at
+    # once; the adaptive poll (10 ms, doubling to 250 ms when idle) is the safety
+    # net while the listener reconnects, and the only wake-up on SQLite.
     relay = OutboxRelay(
         container.outbox(),
         publisher.publish,
@@ -141,10 +142,13 @@ def run_relay(container: Container) -> int:
     )
     thread = threading.Thread(target=relay.run, name="orderly-relay", daemon=True)
     thread.start()
+    listener = listen_for_outbox(container, relay.wake)
     logger.info("relay started (batch %d)", container.config.relay_batch_size())
     try:
         status = _supervise([thread], relay.stop, signals)
     finally:
+        if listener is not None:
+            listener.stop()
         publisher.close()
     logger.info("relay stopped")
     return status

@@ -10,12 +10,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from types import TracebackType
 
-from sqlalchemy import Connection, insert
+from sqlalchemy import Connection, insert, text
 from sqlalchemy import exc as sa_exc
 
 from adapters.sql.database import SqlDatabase
 from adapters.sql.errors import reraise, translate
 from adapters.sql.mapping import envelope_values
+from adapters.sql.outbox_listener import CHANNEL as OUTBOX_CHANNEL
 from adapters.sql.repositories import (
     SqlIdempotencyRepository,
     SqlInbox,
@@ -34,6 +35,7 @@ from core.ports.unit_of_work import UnitOfWork
 AfterCommit = Callable[[list[EventEnvelope]], None]
 
 _OUTBOX_INSERT = insert(outbox)
+_NOTIFY_OUTBOX = text(f"SELECT pg_notify('{OUTBOX_CHANNEL}', '')")
 
 
 class SqlUnitOfWork(UnitOfWork):
@@ -99,7 +101,11 @@ class SqlUnitOfWork(UnitOfWork):
             return
         now = self._clock.now()
         rows = [envelope_values(envelope) | {"created_at": now} for envelope in envelopes]
-        self._connection().execute(_OUTBOX_INSERT, rows)
+        connection = self._connection()
+        connection.execute(_OUTBOX_INSERT, rows)
+        if not self._db.is_sqlite:
+            # Delivered at commit (and dropped on rollback): wakes listening relays.
+            connection.execute(_NOTIFY_OUTBOX)
 
     def _commit(self) -> None:
         self._connection().commit()

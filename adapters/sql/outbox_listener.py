@@ -1,0 +1,85 @@
+"""Wake relays promptly on PostgreSQL: LISTEN for the NOTIFY that every unit of
+work committing outbox rows sends (inside its transaction, so it is delivered
+only on commit).
+
+A relay in another process than the committer (`orderly relay`, or one of
+several `orderly serve`) would otherwise find new rows only at its next poll.
+The listener is an accelerator, not a guarantee: while it is disconnected the
+relay's adaptive poll still finds every row.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+
+import psycopg
+from sqlalchemy.engine import make_url
+
+logger = logging.getLogger("orderly.sql.outbox_listener")
+
+CHANNEL = "orderly_outbox"
+
+
+def libpq_url(sqlalchemy_url: str) -> str:
+    """postgresql+psycopg://... -> postgresql://... (what psycopg.connect takes)."""
+    url = make_url(sqlalchemy_url).set(drivername="postgresql")
+    return url.render_as_string(hide_password=False)
+
+
+class OutboxListener:
+    def __init__(
+        self,
+        sqlalchemy_url: str,
+        on_notify: Callable[[], None],
+        poll_seconds: float = 1.0,
+        max_backoff: float = 10.0,
+    ) -> None:
+        self._conninfo = libpq_url(sqlalchemy_url)
+        self._on_notify = on_notify
+        self._poll = poll_seconds
+        self._max_backoff = max_backoff
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.listening = threading.Event()  # set while LISTEN is active (for tests)
+
+    def start(self) -> OutboxListener:
+        if self._thread is None:
+            self._thread = threading.Thread(
+                target=self._run, name="orderly-outbox-listener", daemon=True
+            )
+            self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+    def _run(self) -> None:
+        failures = 0
+        while not self._stop.is_set():
+            try:
+                with psycopg.connect(self._conninfo, autocommit=True) as conn:
+                    conn.execute(f"LISTEN {CHANNEL}")
+                    self.listening.set()
+                    failures = 0
+                    # The first wake covers anything committed while we were not listening.
+                    self._on_notify()
+                    while not self._stop.is_set():
+                        for _ in conn.notifies(timeout=self._poll, stop_after=1):
+                            self._on_notify()
+            except psycopg.Error as exc:
+                self.listening.clear()
+                failures += 1
+                delay = min(self._max_backoff, 0.5 * 2 ** (failures - 1))
+                logger.warning(
+                    "outbox listener lost PostgreSQL (%s); the relay keeps polling; "
+                    "reconnecting in %.1fs",
+                    exc,
+                    delay,
+                )
+                self._stop.wait(delay)
+        self.listening.clear()
