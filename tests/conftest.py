@@ -7,8 +7,11 @@ ORDERLY_REQUIRE_SERVICES=1 (set by .ci/run), when they fail instead.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
+import subprocess
+import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -66,8 +69,6 @@ def postgres_url() -> Iterator[str]:
     callers run the migrations (or `create_schema`) they need.
     """
     require_service("PostgreSQL", POSTGRES_HOST, POSTGRES_PORT)
-    import uuid
-
     import psycopg
 
     name = f"orderly_test_{uuid.uuid4().hex[:12]}"
@@ -80,13 +81,10 @@ def postgres_url() -> Iterator[str]:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-@pytest.fixture
-def rabbitmq_url() -> Iterator[str]:
-    """A fresh RabbitMQ vhost for one test (guest has all rights on it), deleted afterwards."""
+@contextlib.contextmanager
+def rabbitmq_vhost() -> Iterator[str]:
+    """A fresh RabbitMQ vhost (guest has all rights on it), deleted on exit; yields its URL."""
     require_service("RabbitMQ", RABBITMQ_HOST, RABBITMQ_PORT)
-    import subprocess
-    import uuid
-
     vhost = f"orderly-test-{uuid.uuid4().hex[:12]}"
 
     def ctl(*args: str) -> None:
@@ -98,3 +96,11 @@ def rabbitmq_url() -> Iterator[str]:
         yield f"amqp://guest:guest@{RABBITMQ_HOST}:{RABBITMQ_PORT}/{vhost}"
     finally:
         ctl("delete_vhost", vhost)
+
+
+@pytest.fixture
+def rabbitmq_url() -> Iterator[str]:
+    """A fresh RabbitMQ vhost for one test (rabbitmqctl costs seconds per call: share one
+    per module with `rabbitmq_vhost()` where tests can purge queues instead)."""
+    with rabbitmq_vhost() as url:
+        yield url

@@ -13,10 +13,8 @@ across processes on PostgreSQL.
 
 from __future__ import annotations
 
-import subprocess
 import threading
 import time
-import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from typing import Protocol
@@ -41,7 +39,7 @@ from core.use_cases.support import Actor
 from entrypoints.container import Container, InProcessDelivery, build_container, start_delivery
 from entrypoints.settings import Settings
 from entrypoints.worker import Worker
-from tests.conftest import RABBITMQ_HOST, RABBITMQ_PORT, require_service
+from tests.conftest import rabbitmq_vhost
 
 DEADLINE = 60.0  # generous bound on waits, so a broken adapter fails instead of hanging
 
@@ -154,18 +152,8 @@ def purge(url: str, topology: Topology) -> None:
 def module_vhost() -> Iterator[str]:
     """One vhost for this module's RabbitMQ runs (rabbitmqctl costs seconds per call);
     each harness purges the queues before it starts."""
-    require_service("RabbitMQ", RABBITMQ_HOST, RABBITMQ_PORT)
-    vhost = f"orderly-test-{uuid.uuid4().hex[:12]}"
-
-    def ctl(*args: str) -> None:
-        subprocess.run(["rabbitmqctl", "-q", *args], check=True, capture_output=True, timeout=60)
-
-    ctl("add_vhost", vhost)
-    ctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
-    try:
-        yield f"amqp://guest:guest@{RABBITMQ_HOST}:{RABBITMQ_PORT}/{vhost}"
-    finally:
-        ctl("delete_vhost", vhost)
+    with rabbitmq_vhost() as url:
+        yield url
 
 
 @pytest.fixture(params=["inprocess", pytest.param("rabbitmq", marks=pytest.mark.rabbitmq)])
