@@ -134,7 +134,9 @@ class ImportProducts:
             result = ImportReport(rejected=list(report.rejected))
             with self._uow() as uow:
                 products = uow.products.get_many(r.sku for r in valid)
-                for row in valid:
+                # Stock rows are locked in SKU order, as PlaceOrder/CancelOrder/ShipOrder
+                # lock them, so an import never deadlocks with them on PostgreSQL.
+                for row in sorted(valid, key=lambda r: r.sku):
                     try:
                         self._apply(uow, products.get(row.sku), row, now)
                     except DomainError as exc:
