@@ -8,12 +8,17 @@ Each worker process builds its own container through the ASGI factory.
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
+
 import click
 import uvicorn
 
 from adapters.sql import migrate
 from core.ports.errors import DependencyUnavailable
 from entrypoints.container import build_container
+from entrypoints.http.metrics import MULTIPROCESS_ENV
 from entrypoints.logs import configure_logging
 from entrypoints.settings import ConfigError, Settings
 
@@ -46,6 +51,21 @@ def serve(host: str, port: int, workers: int) -> None:
             "--workers > 1 needs shared storage: memory:// lives inside one process"
         )
     configure_logging(settings.log_level)
+    metrics_dir = None
+    if workers > 1 and not os.environ.get(MULTIPROCESS_ENV):
+        # Workers share their Prometheus samples through files here (a fresh
+        # directory each run, as prometheus_client requires); any worker's /metrics
+        # then reports them all.
+        metrics_dir = tempfile.mkdtemp(prefix="orderly-metrics-")
+        os.environ[MULTIPROCESS_ENV] = metrics_dir
+    try:
+        _run(host, port, workers)
+    finally:
+        if metrics_dir is not None:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def _run(host: str, port: int, workers: int) -> None:
     uvicorn.run(
         FACTORY,
         factory=True,

@@ -7,6 +7,11 @@ belong to one app instance (orders placed through it) live in a registry of
 its own, so that building several apps in one process (tests) never registers a
 name twice. `/metrics` serves both.
 
+With `orderly serve --workers N` every worker writes its samples to the
+directory named by PROMETHEUS_MULTIPROC_DIR (set by `serve`), and any worker
+answering /metrics aggregates all of them, so a scrape counts the requests of
+every worker, not just its own.
+
 The outbox backlog is read at scrape time. Delivery (`start_delivery`) exports
 it into the default registry; when it has not (an app whose caller manages
 delivery differently), this app's own collector exports the same gauges, never
@@ -15,6 +20,7 @@ both, since a family may appear only once in an exposition.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 
 import structlog
@@ -23,6 +29,7 @@ from litestar.handlers import HTTPRouteHandler
 from litestar.plugins.prometheus import PrometheusConfig
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
 from core.ports.errors import DependencyUnavailable
@@ -68,6 +75,24 @@ class OutboxCollector(Collector):
         yield age
 
 
+MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
+# Read from the database at scrape time, never from the workers' sample files.
+SCRAPE_TIME_FAMILIES = frozenset({"orderly_outbox_backlog", "orderly_outbox_oldest_age_seconds"})
+
+
+class _Excluding(Collector):
+    """Another collector's families, except the named ones."""
+
+    def __init__(self, inner: Collector, names: frozenset[str]) -> None:
+        self._inner = inner
+        self._names = names
+
+    def collect(self) -> Iterator[Metric]:
+        for metric in self._inner.collect():
+            if metric.name not in self._names:
+                yield metric
+
+
 class AppMetrics:
     def __init__(self, outbox_status: Callable[[], OutboxStatus]) -> None:
         self.registry = CollectorRegistry(auto_describe=False)
@@ -80,6 +105,12 @@ class AppMetrics:
         self._outbox.register(OutboxCollector(outbox_status))
 
     def render(self) -> bytes:
+        if os.environ.get(MULTIPROCESS_ENV):
+            # Every worker's counters and histograms (ours, Litestar's, messaging's).
+            workers = CollectorRegistry(auto_describe=False)
+            every = MultiProcessCollector(None)  # type: ignore[no-untyped-call]
+            workers.register(_Excluding(every, SCRAPE_TIME_FAMILIES))
+            return generate_latest(workers) + generate_latest(self._outbox)
         shared = generate_latest(REGISTRY)
         own = generate_latest(self.registry)
         if b"# TYPE orderly_outbox_backlog gauge" not in shared:

@@ -1,0 +1,94 @@
+"""`orderly serve --workers 2`: one service, whichever worker answers.
+
+The metrics of a multi-worker server must count every worker's requests: a
+scrape answered by either worker reports the same totals.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+ORDERLY = str(Path(sys.executable).parent / "orderly")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def _products_requests(metrics_text: str) -> float:
+    """Total of the request counter for GET /v1/products, over every status label."""
+    total = 0.0
+    for line in metrics_text.splitlines():
+        if line.startswith("orderly_http_requests_total{") and 'path="/v1/products"' in line:
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+def _pids_that_served(log: Path, path: str) -> set[int]:
+    pids = set()
+    for line in log.read_text().splitlines():
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        if entry.get("event") == "request" and entry.get("path") == path:
+            pids.add(int(entry["pid"]))
+    return pids
+
+
+def test_metrics_of_two_workers_count_every_request(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ORDERLY_", "PROMETHEUS_"))}
+    env["ORDERLY_DATABASE_URL"] = f"sqlite:///{tmp_path / 'orderly.db'}"
+    subprocess.run([ORDERLY, "db", "upgrade"], env=env, check=True, capture_output=True)
+    port = _free_port()
+    log = tmp_path / "serve.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [ORDERLY, "serve", "--port", str(port), "--workers", "2"],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert proc.poll() is None, log.read_text()
+            try:
+                httpx.get(f"{base}/health/live", timeout=2)
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, log.read_text()
+                time.sleep(0.2)
+        sent = 0
+        # New connections until both workers have answered some (the kernel hands each
+        # accept to whichever worker is waiting; the access log names the pid).
+        while len(_pids_that_served(log, "/v1/products")) < 2 and sent < 400:
+            with httpx.Client(timeout=10) as client:
+                assert client.get(f"{base}/v1/products").status_code == 401
+            sent += 1
+        assert len(_pids_that_served(log, "/v1/products")) == 2, log.read_text()[-2000:]
+        for _ in range(8):
+            with httpx.Client(timeout=10) as client:
+                text = client.get(f"{base}/metrics").text
+            assert _products_requests(text) == sent
+        assert len(_pids_that_served(log, "/metrics")) >= 1
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
