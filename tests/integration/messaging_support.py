@@ -94,17 +94,26 @@ class Deployment:
     def settings(self) -> Settings:
         return Settings.from_env(self.env())
 
-    def spawn(self, name: str, *command: str) -> subprocess.Popen[bytes]:
+    def spawn(
+        self, name: str, *command: str, env: dict[str, str] | None = None
+    ) -> subprocess.Popen[bytes]:
+        """Start a process of the deployment; `env` overrides variables for it alone."""
         log = self.tmp / f"{name}-{next(self._logs)}.log"
         with log.open("wb") as out:
             process = subprocess.Popen(
-                list(command), cwd=ROOT, env=self.env(), stdout=out, stderr=subprocess.STDOUT
+                list(command),
+                cwd=ROOT,
+                env=self.env() | (env or {}),
+                stdout=out,
+                stderr=subprocess.STDOUT,
             )
         self.processes.append(process)
         return process
 
-    def orderly(self, name: str, *args: str) -> subprocess.Popen[bytes]:
-        return self.spawn(name, ORDERLY, *args)
+    def orderly(
+        self, name: str, *args: str, env: dict[str, str] | None = None
+    ) -> subprocess.Popen[bytes]:
+        return self.spawn(name, ORDERLY, *args, env=env)
 
     def run(self, *args: str) -> subprocess.CompletedProcess[str]:
         """An operator command, to completion."""

@@ -101,8 +101,9 @@ class RabbitConsumer:
             self._connection.process_data_events(time_limit=0.5)
             if self._storage_down is not None:
                 raise _StorageDown()
-        # Graceful stop: no new deliveries; those prefetched but not started are
-        # nacked back to the queue by basic_cancel, in-flight ones have finished.
+        # Graceful stop: no new deliveries; those prefetched but not started go back
+        # to the queue (basic_cancel rejects those not yet dispatched, closing the
+        # connection requeues those left unacked), in-flight ones have finished.
         for tag in tags:
             channel.basic_cancel(tag)
 
@@ -119,7 +120,10 @@ class RabbitConsumer:
     ) -> None:
         tag = method.delivery_tag
         if self._stop.is_set() or self._storage_down is not None:
-            channel.basic_nack(delivery_tag=tag, requeue=True)
+            # Left unacked: closing the connection (or cancelling the consumer) hands it
+            # back to the queue. A nack would have the broker redeliver it to this very
+            # consumer at once, into the dispatch loop the nack runs in: the consumer
+            # would spin on redeliveries instead of backing off.
             return
         handler = self._handlers[route.handler]
         try:
