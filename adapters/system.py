@@ -37,20 +37,3 @@ class UuidGenerator:
 
     def new_secret(self) -> str:
         return secrets.token_urlsafe(32)
-
-
-class SequentialIds:
-    """Predictable ids for tests: prefix-000001, ..."""
-
-    def __init__(self, prefix: str = "id") -> None:
-        self._prefix = prefix
-        self._n = 0
-        self._lock = threading.Lock()
-
-    def new_id(self) -> str:
-        with self._lock:
-            self._n += 1
-            return f"{self._prefix}-{self._n:08d}"
-
-    def new_secret(self) -> str:
-        return secrets.token_urlsafe(32)

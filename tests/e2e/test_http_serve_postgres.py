@@ -13,9 +13,7 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -30,10 +28,9 @@ import pytest
 from entrypoints.container import build_container
 from entrypoints.settings import Settings
 from tests.e2e.http_support import bearer
+from tests.e2e.serve_process import ORDERLY, orderly_serve
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
-
-ORDERLY = str(Path(sys.executable).parent / "orderly")
 
 
 @dataclass
@@ -44,13 +41,6 @@ class Served:
     bob: dict[str, str]
     keys: list[str]
     log: Path
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @pytest.fixture
@@ -71,42 +61,18 @@ def served(postgres_url: str, tmp_path: Path) -> Iterator[Served]:
         for name, role in (("admin", "admin"), ("alice", "customer"), ("bob", "customer"))
     }
     container.database().dispose()
-    port = _free_port()
     log = tmp_path / "serve.log"
-    with log.open("w") as out:
-        proc = subprocess.Popen(
-            [ORDERLY, "serve", "--port", str(port), "--workers", "2"],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert proc.poll() is None, log.read_text()[-3000:]
-            try:
-                if httpx.get(f"{url}/health/ready", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "orderly serve did not become ready"
-            time.sleep(0.2)
+    with orderly_serve(log, env, "--workers", "2") as server:
         yield Served(
-            url,
+            server.url,
             bearer(created["admin"].api_key),
             bearer(created["alice"].api_key),
             bearer(created["bob"].api_key),
             [c.api_key for c in created.values()],
             log,
         )
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=30) in (0, -signal.SIGTERM), log.read_text()[-3000:]
+        assert server.stop() in (0, -signal.SIGTERM), log.read_text()[-3000:]
         assert log.read_text().count("Application shutdown complete") == 2, "both workers"
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(timeout=10)
 
 
 def _wait_status(client: httpx.Client, served: Served, order_id: str, status: str) -> Any:

@@ -8,23 +8,12 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import socket
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 import httpx
 
-ORDERLY = str(Path(sys.executable).parent / "orderly")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
+from tests.e2e.serve_process import ORDERLY, orderly_serve
 
 
 def _products_requests(metrics_text: str) -> float:
@@ -52,26 +41,9 @@ def test_metrics_of_two_workers_count_every_request(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ORDERLY_", "PROMETHEUS_"))}
     env["ORDERLY_DATABASE_URL"] = f"sqlite:///{tmp_path / 'orderly.db'}"
     subprocess.run([ORDERLY, "db", "upgrade"], env=env, check=True, capture_output=True)
-    port = _free_port()
     log = tmp_path / "serve.log"
-    with log.open("w") as out:
-        proc = subprocess.Popen(
-            [ORDERLY, "serve", "--port", str(port), "--workers", "2"],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert proc.poll() is None, log.read_text()
-            try:
-                httpx.get(f"{base}/health/live", timeout=2)
-                break
-            except httpx.TransportError:
-                assert time.monotonic() < deadline, log.read_text()
-                time.sleep(0.2)
+    with orderly_serve(log, env, "--workers", "2") as served:
+        base = served.url
         sent = 0
         # New connections until both workers have answered some (the kernel hands each
         # accept to whichever worker is waiting; the access log names the pid).
@@ -85,10 +57,4 @@ def test_metrics_of_two_workers_count_every_request(tmp_path: Path) -> None:
                 text = client.get(f"{base}/metrics").text
             assert _products_requests(text) == sent
         assert len(_pids_that_served(log, "/metrics")) >= 1
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
+        served.stop()
