@@ -1,8 +1,13 @@
 """Structured JSON logs for every Orderly process (serve, worker, relay): one JSON object per line.
 
-structlog renders our own lines; the standard library's (uvicorn, granian, the
-log notifier) go through the same formatter, so the whole process speaks JSON
-and every line of a request carries its request id from the context.
+Two paths write to the same stream, with the same keys:
+- our structlog loggers render straight to the stream (no detour through the
+  standard library's Logger, LogRecord and Formatter), which is what makes the
+  access line every request writes cheap;
+- standard-library loggers (uvicorn, the log notifier, messaging) go through
+  `JsonFormatter`, which keeps `extra` fields as JSON keys.
+Every line of a request carries its request id from the structlog context.
+Both encode with msgspec; anything it cannot encode is written as its str().
 """
 
 from __future__ import annotations
@@ -10,45 +15,101 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import threading
+from collections.abc import MutableMapping
+from datetime import UTC, datetime
 from typing import Any, TextIO
 
+import msgspec
 import structlog
 
+_ENCODER = msgspec.json.Encoder(enc_hook=str)
 
-def _add_pid(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
+
+def _add_pid(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     # Which process wrote the line: serve --workers N, several workers and relays.
     event.setdefault("pid", os.getpid())
     return event
 
 
-_SHARED: list[Any] = [
-    structlog.contextvars.merge_contextvars,
-    _add_pid,
-    structlog.stdlib.add_log_level,
-    structlog.stdlib.add_logger_name,
-    structlog.processors.TimeStamper(fmt="iso", utc=True),
-]
+def _render(_: Any, __: str, event: MutableMapping[str, Any]) -> str:
+    return _ENCODER.encode(event).decode()
+
+
+class _StreamLogger:
+    """structlog's final logger: one line per call, written and flushed under a lock."""
+
+    def __init__(self, stream: TextIO, lock: threading.Lock, name: str) -> None:
+        self._stream = stream
+        self._lock = lock
+        self.name = name  # read by add_logger_name
+
+    def msg(self, line: str) -> None:
+        with self._lock:
+            self._stream.write(line + "\n")
+            self._stream.flush()
+
+    log = debug = info = warning = warn = error = critical = exception = fatal = msg
+
+
+class _StreamLoggerFactory:
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+        self._lock = threading.Lock()
+
+    def __call__(self, *args: Any) -> _StreamLogger:
+        name = args[0] if args and isinstance(args[0], str) else "orderly"
+        return _StreamLogger(self._stream, self._lock, name)
+
+
+# Keys the standard library sets on every record; anything else came from `extra`.
+_RECORD_KEYS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
+    "message",
+    "asctime",
+    "taskName",
+}
+
+
+class JsonFormatter(logging.Formatter):
+    """A standard-library record as the same JSON line structlog writes."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        event: dict[str, Any] = dict(structlog.contextvars.get_contextvars())
+        for key, value in record.__dict__.items():
+            if key not in _RECORD_KEYS:
+                event[key] = value
+        event["event"] = record.getMessage()
+        event["pid"] = os.getpid()
+        event["level"] = record.levelname.lower()
+        event["logger"] = record.name
+        event["timestamp"] = (
+            datetime.fromtimestamp(record.created, UTC).isoformat().replace("+00:00", "Z")
+        )
+        if record.exc_info:
+            event["exception"] = self.formatException(record.exc_info)
+        return _ENCODER.encode(event).decode()
 
 
 def configure_logging(level: str = "INFO", stream: TextIO | None = None) -> None:
     """Idempotent: replaces the root handler rather than adding another."""
+    target = stream or sys.stdout
     structlog.configure(
-        processors=[*_SHARED, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
-        logger_factory=structlog.stdlib.LoggerFactory(),
-        wrapper_class=structlog.stdlib.BoundLogger,
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            _add_pid,
+            structlog.stdlib.add_log_level,
+            structlog.stdlib.add_logger_name,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.format_exc_info,
+            _render,
+        ],
+        logger_factory=_StreamLoggerFactory(target),
+        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
+        # Not cached: tests (and `configure_logging` called again) may point logging elsewhere.
         cache_logger_on_first_use=False,
     )
-    formatter = structlog.stdlib.ProcessorFormatter(
-        # ExtraAdder: standard-library lines keep their `extra` fields as JSON keys.
-        foreign_pre_chain=[*_SHARED, structlog.stdlib.ExtraAdder()],
-        processors=[
-            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-            structlog.processors.format_exc_info,
-            structlog.processors.JSONRenderer(),
-        ],
-    )
-    handler = logging.StreamHandler(stream or sys.stdout)
-    handler.setFormatter(formatter)
+    handler = logging.StreamHandler(target)
+    handler.setFormatter(JsonFormatter())
     root = logging.getLogger()
     root.handlers = [handler]
     root.setLevel(level.upper())

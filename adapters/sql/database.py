@@ -106,6 +106,9 @@ class SqlDatabase:
     def __init__(self, engine: Engine, busy_timeout: float = BUSY_TIMEOUT_SECONDS) -> None:
         self.engine = engine
         self.is_sqlite = engine.dialect.name == "sqlite"
+        size = getattr(engine.pool, "size", None)
+        # How many connections are kept open: callers size their thread pools to it.
+        self.pool_size: int = size() if callable(size) else 1
         self._gate = _WriteGate(busy_timeout) if self.is_sqlite else None
 
     @classmethod

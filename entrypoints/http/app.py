@@ -25,13 +25,14 @@ from entrypoints.http.controllers.products import ProductController
 from entrypoints.http.controllers.stock import StockController
 from entrypoints.http.dependencies import dependencies
 from entrypoints.http.metrics import AppMetrics, prometheus_config
+from entrypoints.http.offload import Offload
 from entrypoints.http.openapi_docs import (
     ClosedStructSchemaPlugin,
     assets_router,
     openapi_config,
 )
 from entrypoints.http.problems import exception_handlers
-from entrypoints.http.rate_limit import rate_limit_config
+from entrypoints.http.rate_limit import rate_limit_middleware
 from entrypoints.http.request_context import RequestContextMiddleware
 from entrypoints.http.strict_input import StrictInput
 
@@ -46,6 +47,7 @@ def create_app(container: Container, *, deliver_events: bool = True) -> Litestar
     pass False when the caller has already started delivery for this container.
     """
     metrics = AppMetrics(lambda: container.outbox_queries().status())
+    offload = offload_for(container)
 
     def authenticate(api_key: str) -> Actor:
         result: Actor = container.authenticate()(api_key)
@@ -56,8 +58,8 @@ def create_app(container: Container, *, deliver_events: bool = True) -> Litestar
         route_handlers=[ProductController, StockController, OrderController],
         before_request=StrictInput(),
         middleware=[
-            rate_limit_config(container.config.rate_limit_per_minute()).middleware,
-            DefineMiddleware(BearerAuthMiddleware, authenticate=authenticate),
+            rate_limit_middleware(container.config.rate_limit_per_minute()),
+            DefineMiddleware(BearerAuthMiddleware, authenticate=authenticate, offload=offload),
         ],
     )
 
@@ -70,11 +72,12 @@ def create_app(container: Container, *, deliver_events: bool = True) -> Litestar
             stop = getattr(handle, "stop", None)
             if callable(stop):
                 await anyio.to_thread.run_sync(stop)
+            await anyio.to_thread.run_sync(offload.shutdown)
 
     app = Litestar(
         route_handlers=[v1, *health_handlers(container), metrics.handler(), assets_router()],
         dependencies={
-            **dependencies(container),
+            **dependencies(container, offload, metrics),
             "metrics": Provide(lambda: metrics, sync_to_thread=False),
         },
         exception_handlers=exception_handlers(),
@@ -89,3 +92,12 @@ def create_app(container: Container, *, deliver_events: bool = True) -> Litestar
     # Outermost, so that 404 and 405 (answered before any route middleware) carry an id too.
     app.asgi_handler = RequestContextMiddleware(app.asgi_handler)
     return app
+
+
+def offload_for(container: Container) -> Offload:
+    """Where this app's blocking storage calls run (see entrypoints/http/offload.py)."""
+    storage = container.config.storage()
+    if storage != "sql":
+        return Offload.for_storage(storage, is_sqlite=False, pool_size=0)
+    database = container.database()
+    return Offload.for_storage(storage, database.is_sqlite, database.pool_size)

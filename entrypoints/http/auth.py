@@ -9,15 +9,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import anyio.to_thread
 from litestar.connection import ASGIConnection
 from litestar.handlers import BaseRouteHandler
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
-from litestar.types import ASGIApp
+from litestar.types import ASGIApp, Scope
 
 from core.domain.errors import AuthenticationFailed, PermissionDenied
 from core.domain.principals import Role
 from core.use_cases.support import Actor
+from entrypoints.http.offload import Offload
 
 Authenticator = Callable[[str], Actor]
 
@@ -32,17 +32,29 @@ def bearer_token(header: str | None) -> str:
     return token
 
 
+def token_of(scope: Scope) -> str | None:
+    """The bearer token of a request, or None when it has no well-formed one."""
+    for name, value in scope.get("headers", ()):
+        if name == b"authorization":  # ASGI servers lower-case header names
+            try:
+                return bearer_token(value.decode("latin-1"))
+            except AuthenticationFailed:
+                return None
+    return None
+
+
 class BearerAuthMiddleware(AbstractAuthenticationMiddleware):
-    def __init__(self, app: ASGIApp, authenticate: Authenticator) -> None:
+    def __init__(self, app: ASGIApp, authenticate: Authenticator, offload: Offload) -> None:
         super().__init__(app)
         self._authenticate = authenticate
+        self._offload = offload
 
     async def authenticate_request(
         self, connection: ASGIConnection[Any, Any, Any, Any]
     ) -> AuthenticationResult:
         token = bearer_token(connection.headers.get("authorization"))
-        # The lookup is blocking storage I/O: keep it off the event loop.
-        actor = await anyio.to_thread.run_sync(self._authenticate, token)
+        # Every request looks the key up again: a revoked key is refused at once.
+        actor = await self._offload.read(lambda: self._authenticate(token))
         return AuthenticationResult(user=actor, auth=None)
 
 

@@ -11,15 +11,10 @@ from litestar.params import JSONBody
 from core.domain.orders import RequestedLine
 from core.ports.queries import OrderView
 from core.use_cases.ordering import (
-    CancelOrder,
     CancelOrderCommand,
-    PlaceOrder,
     PlaceOrderCommand,
-    ShipOrder,
     ShipOrderCommand,
 )
-from core.use_cases.queries import OrderQueries
-from core.use_cases.support import Actor
 from entrypoints.http.auth import admin_only, customer_only
 from entrypoints.http.controllers.params import (
     Cursor,
@@ -31,8 +26,8 @@ from entrypoints.http.controllers.params import (
     OrderIdPath,
     StatusFilter,
 )
+from entrypoints.http.dependencies import Services
 from entrypoints.http.etags import etag, expected_version, none_match
-from entrypoints.http.metrics import AppMetrics
 from entrypoints.http.openapi_docs import SECURITY, problems
 from entrypoints.http.schemas import EventList, EventOut, OrderOut, OrderPage, PlaceOrderIn
 
@@ -57,7 +52,6 @@ class OrderController(Controller):
     @post(
         "/",
         guards=[customer_only],
-        sync_to_thread=True,
         status_code=201,
         operation_id="placeOrder",
         summary="Place an order",
@@ -72,56 +66,52 @@ class OrderController(Controller):
             ),
         ],
     )
-    def place(
+    async def place(
         self,
         data: JSONBody[PlaceOrderIn],
-        actor: NamedDependency[Actor],
-        place_order: NamedDependency[PlaceOrder],
-        metrics: NamedDependency[AppMetrics],
-        correlation_id: NamedDependency[str | None],
+        services: NamedDependency[Services],
         idempotency_key: IdempotencyKey = None,
     ) -> Response[OrderOut]:
         """Place an order (customer): every line is reserved, or nothing is.
         409 `insufficient_stock` with `shortages`; 422 for an unknown or inactive SKU or a
         repeated SKU; 422 `idempotency_key_reused` for a known key with another body."""
-        result = place_order(
-            PlaceOrderCommand(
-                customer_id=actor.principal_id,
-                lines=[RequestedLine(ln.sku, ln.quantity) for ln in data.lines],
-                idempotency_key=idempotency_key,
-            ),
-            correlation_id,
+        command = PlaceOrderCommand(
+            customer_id=services.actor.principal_id,
+            lines=[RequestedLine(ln.sku, ln.quantity) for ln in data.lines],
+            idempotency_key=idempotency_key,
         )
+        place_order, correlation_id = services.place_order, services.correlation_id
+        result = await services.offload.write(lambda: place_order(command, correlation_id))
         headers = {"Location": f"/v1/orders/{result.order.id}"}
         if result.replayed:
             headers["Idempotent-Replayed"] = "true"
         else:
-            metrics.orders_placed.inc()
+            services.metrics.orders_placed.inc()
         return _order_response(result.order, 201, **headers)
 
     @get(
         "/",
-        sync_to_thread=True,
         operation_id="listOrders",
         summary="List orders",
         responses=problems(422),
     )
-    def list_orders(
+    async def list_orders(
         self,
-        actor: NamedDependency[Actor],
-        order_queries: NamedDependency[OrderQueries],
+        services: NamedDependency[Services],
         status: StatusFilter = None,
         customer_id: CustomerFilter = None,
         limit: Limit = 20,
         cursor: Cursor = None,
     ) -> OrderPage:
         """Orders newest first: a customer's own, or (admin) everyone's. Paginated."""
-        page = order_queries.page(actor, status, customer_id, limit, cursor)
+        queries, actor = services.order_queries, services.actor
+        page = await services.offload.read(
+            lambda: queries.page(actor, status, customer_id, limit, cursor)
+        )
         return OrderPage([OrderOut.of(v) for v in page.items], page.next_cursor)
 
     @get(
         "/{order_id:str}",
-        sync_to_thread=True,
         operation_id="getOrder",
         summary="Get an order",
         responses={
@@ -130,15 +120,15 @@ class OrderController(Controller):
         },
         response_headers=ORDER_HEADERS,
     )
-    def get_order(
+    async def get_order(
         self,
         order_id: OrderIdPath,
-        actor: NamedDependency[Actor],
-        order_queries: NamedDependency[OrderQueries],
+        services: NamedDependency[Services],
         if_none_match: IfNoneMatch = None,
     ) -> Response[OrderOut]:
         """One order (owner or admin) with a strong ETag; If-None-Match gives 304."""
-        view = order_queries.get(order_id, actor)
+        queries, actor = services.order_queries, services.actor
+        view = await services.offload.read(lambda: queries.get(order_id, actor))
         if none_match(if_none_match, view.version):
             return Response(
                 None,  # type: ignore[arg-type]
@@ -149,60 +139,61 @@ class OrderController(Controller):
 
     @post(
         "/{order_id:str}/cancel",
-        sync_to_thread=True,
         status_code=200,
         operation_id="cancelOrder",
         summary="Cancel an order",
         responses=problems(404, 409, 412, 422),
         response_headers=ORDER_HEADERS,
     )
-    def cancel(
+    async def cancel(
         self,
         order_id: OrderIdPath,
-        actor: NamedDependency[Actor],
-        cancel_order: NamedDependency[CancelOrder],
-        order_queries: NamedDependency[OrderQueries],
-        correlation_id: NamedDependency[str | None],
+        services: NamedDependency[Services],
         if_match: IfMatch = None,
     ) -> Response[OrderOut]:
         """Cancel (owner or admin): stock is released and a paid order refunded. Cancelling
         a cancelled order is a no-op; a shipped one is 409. If-Match is honoured (412)."""
-        expected = expected_version(if_match, lambda: order_queries.get(order_id, actor).version)
-        view = cancel_order(CancelOrderCommand(order_id, actor, expected), correlation_id)
-        return _order_response(view)
+        actor, queries = services.actor, services.order_queries
+        cancel_order, correlation_id = services.cancel_order, services.correlation_id
+
+        def cancel_now() -> OrderView:
+            expected = expected_version(if_match, lambda: queries.get(order_id, actor).version)
+            return cancel_order(CancelOrderCommand(order_id, actor, expected), correlation_id)
+
+        return _order_response(await services.offload.write(cancel_now))
 
     @post(
         "/{order_id:str}/ship",
         guards=[admin_only],
-        sync_to_thread=True,
         status_code=200,
         operation_id="shipOrder",
         summary="Ship an order",
         responses=problems(403, 404, 409, 422),
         response_headers=ORDER_HEADERS,
     )
-    def ship(
+    async def ship(
         self,
         order_id: OrderIdPath,
-        actor: NamedDependency[Actor],
-        ship_order: NamedDependency[ShipOrder],
-        correlation_id: NamedDependency[str | None],
+        services: NamedDependency[Services],
     ) -> Response[OrderOut]:
         """Ship a paid order (admin); shipping a shipped order is a no-op, others are 409."""
-        return _order_response(ship_order(ShipOrderCommand(order_id, actor), correlation_id))
+        command = ShipOrderCommand(order_id, services.actor)
+        ship_order, correlation_id = services.ship_order, services.correlation_id
+        view = await services.offload.write(lambda: ship_order(command, correlation_id))
+        return _order_response(view)
 
     @get(
         "/{order_id:str}/events",
-        sync_to_thread=True,
         operation_id="listOrderEvents",
         summary="An order's events",
         responses=problems(404, 422),
     )
-    def events(
+    async def events(
         self,
         order_id: OrderIdPath,
-        actor: NamedDependency[Actor],
-        order_queries: NamedDependency[OrderQueries],
+        services: NamedDependency[Services],
     ) -> EventList:
         """The order's event history (owner or admin), oldest first."""
-        return EventList([EventOut.of(e) for e in order_queries.events(order_id, actor)])
+        queries, actor = services.order_queries, services.actor
+        events = await services.offload.read(lambda: queries.events(order_id, actor))
+        return EventList([EventOut.of(e) for e in events])

@@ -8,14 +8,12 @@ from litestar.di import NamedDependency
 from litestar.params import JSONBody
 
 from core.use_cases.catalog import (
-    CreateProduct,
     CreateProductCommand,
-    UpdateProduct,
     UpdateProductCommand,
 )
-from core.use_cases.queries import ProductQueries
 from entrypoints.http.auth import admin_only
 from entrypoints.http.controllers.params import ActiveFilter, Cursor, Limit, SkuPath
+from entrypoints.http.dependencies import Services
 from entrypoints.http.openapi_docs import SECURITY, problems
 from entrypoints.http.schemas import CreateProductIn, ProductOut, ProductPage, UpdateProductIn
 
@@ -28,7 +26,6 @@ class ProductController(Controller):
     @post(
         "/",
         guards=[admin_only],
-        sync_to_thread=True,
         status_code=201,
         operation_id="createProduct",
         summary="Create a product",
@@ -37,72 +34,74 @@ class ProductController(Controller):
             ResponseHeader(name="Location", documentation_only=True, description="The product")
         ],
     )
-    def create(
+    async def create(
         self,
         data: JSONBody[CreateProductIn],
-        create_product: NamedDependency[CreateProduct],
-        product_queries: NamedDependency[ProductQueries],
-        correlation_id: NamedDependency[str | None],
+        services: NamedDependency[Services],
     ) -> Response[ProductOut]:
         """Create a product (admin); 409 if the SKU exists. `on_hand` sets its initial stock."""
-        create_product(
-            CreateProductCommand(data.sku, data.name, data.price, data.active, data.on_hand),
-            correlation_id,
-        )
-        product = ProductOut.of(product_queries.get(data.sku))
+        command = CreateProductCommand(data.sku, data.name, data.price, data.active, data.on_hand)
+        create_product, product_queries = services.create_product, services.product_queries
+        correlation_id = services.correlation_id
+
+        def create() -> ProductOut:
+            create_product(command, correlation_id)
+            return ProductOut.of(product_queries.get(data.sku))
+
+        product = await services.offload.write(create)
         return Response(
             product, status_code=201, headers={"Location": f"/v1/products/{product.sku}"}
         )
 
     @get(
         "/",
-        sync_to_thread=True,
         operation_id="listProducts",
         summary="List products",
         responses=problems(422),
     )
-    def list_products(
+    async def list_products(
         self,
-        product_queries: NamedDependency[ProductQueries],
+        services: NamedDependency[Services],
         active: ActiveFilter = None,
         limit: Limit = 20,
         cursor: Cursor = None,
     ) -> ProductPage:
         """Products by SKU, optionally only active or inactive ones, paginated."""
-        page = product_queries.page(active, limit, cursor)
+        queries = services.product_queries
+        page = await services.offload.read(lambda: queries.page(active, limit, cursor))
         return ProductPage([ProductOut.of(v) for v in page.items], page.next_cursor)
 
     @get(
         "/{sku:str}",
-        sync_to_thread=True,
         operation_id="getProduct",
         summary="Get a product",
         responses=problems(404, 422),
     )
-    def get_product(
-        self, sku: SkuPath, product_queries: NamedDependency[ProductQueries]
-    ) -> ProductOut:
+    async def get_product(self, sku: SkuPath, services: NamedDependency[Services]) -> ProductOut:
         """One product, with its `available` stock."""
-        return ProductOut.of(product_queries.get(sku))
+        queries = services.product_queries
+        return ProductOut.of(await services.offload.read(lambda: queries.get(sku)))
 
     @patch(
         "/{sku:str}",
         guards=[admin_only],
-        sync_to_thread=True,
         operation_id="updateProduct",
         summary="Change a product",
         responses=problems(400, 403, 404, 413, 422),
     )
-    def update(
+    async def update(
         self,
         sku: SkuPath,
         data: JSONBody[UpdateProductIn],
-        update_product: NamedDependency[UpdateProduct],
-        product_queries: NamedDependency[ProductQueries],
-        correlation_id: NamedDependency[str | None],
+        services: NamedDependency[Services],
     ) -> ProductOut:
         """Change `name`, `price` and/or `active` (admin). Placed orders keep their prices."""
-        update_product(
-            UpdateProductCommand(sku, data.name, data.price, data.active), correlation_id
-        )
-        return ProductOut.of(product_queries.get(sku))
+        command = UpdateProductCommand(sku, data.name, data.price, data.active)
+        update_product, product_queries = services.update_product, services.product_queries
+        correlation_id = services.correlation_id
+
+        def update() -> ProductOut:
+            update_product(command, correlation_id)
+            return ProductOut.of(product_queries.get(sku))
+
+        return await services.offload.write(update)

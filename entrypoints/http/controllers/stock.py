@@ -6,10 +6,10 @@ from litestar import Controller, get, post, put
 from litestar.di import NamedDependency
 from litestar.params import JSONBody
 
-from core.use_cases.inventory import AdjustStock, AdjustStockCommand, SetStock, SetStockCommand
-from core.use_cases.queries import ProductQueries
+from core.use_cases.inventory import AdjustStockCommand, SetStockCommand
 from entrypoints.http.auth import admin_only
 from entrypoints.http.controllers.params import SkuPath
+from entrypoints.http.dependencies import Services
 from entrypoints.http.openapi_docs import SECURITY, problems
 from entrypoints.http.schemas import AdjustStockIn, SetStockIn, StockOut
 
@@ -22,51 +22,59 @@ class StockController(Controller):
 
     @get(
         "/{sku:str}",
-        sync_to_thread=True,
         operation_id="getStock",
         summary="Get a stock level",
         responses=problems(403, 404, 422),
     )
-    def get_stock(self, sku: SkuPath, product_queries: NamedDependency[ProductQueries]) -> StockOut:
+    async def get_stock(self, sku: SkuPath, services: NamedDependency[Services]) -> StockOut:
         """`{sku, on_hand, reserved, available}`."""
-        return StockOut.of(product_queries.stock(sku))
+        queries = services.product_queries
+        return StockOut.of(await services.offload.read(lambda: queries.stock(sku)))
 
     @put(
         "/{sku:str}",
-        sync_to_thread=True,
         operation_id="setStock",
         summary="Set on-hand stock",
         responses=problems(400, 403, 404, 409, 413, 422),
     )
-    def set_on_hand(
+    async def set_on_hand(
         self,
         sku: SkuPath,
+        services: NamedDependency[Services],
         data: JSONBody[SetStockIn],
-        set_stock: NamedDependency[SetStock],
-        product_queries: NamedDependency[ProductQueries],
-        correlation_id: NamedDependency[str | None],
     ) -> StockOut:
         """Set `on_hand`; 409 `stock_below_reserved` if below what orders have reserved."""
-        set_stock(SetStockCommand(sku, data.on_hand), correlation_id)
-        return StockOut.of(product_queries.stock(sku))
+        command = SetStockCommand(sku, data.on_hand)
+        set_stock, product_queries = services.set_stock, services.product_queries
+        correlation_id = services.correlation_id
+
+        def set_now() -> StockOut:
+            set_stock(command, correlation_id)
+            return StockOut.of(product_queries.stock(sku))
+
+        return await services.offload.write(set_now)
 
     @post(
         "/{sku:str}/adjustments",
-        sync_to_thread=True,
         status_code=200,
         operation_id="adjustStock",
         summary="Adjust stock by a delta",
         responses=problems(400, 403, 404, 409, 413, 422),
     )
-    def adjust(
+    async def adjust(
         self,
         sku: SkuPath,
+        services: NamedDependency[Services],
         data: JSONBody[AdjustStockIn],
-        adjust_stock: NamedDependency[AdjustStock],
-        product_queries: NamedDependency[ProductQueries],
-        correlation_id: NamedDependency[str | None],
     ) -> StockOut:
         """Change `on_hand` by a non-zero `delta`; 409 if it would go below zero or reserved.
         Answers the stock after the adjustment."""
-        adjust_stock(AdjustStockCommand(sku, data.delta, data.reason), correlation_id)
-        return StockOut.of(product_queries.stock(sku))
+        command = AdjustStockCommand(sku, data.delta, data.reason)
+        adjust_stock, product_queries = services.adjust_stock, services.product_queries
+        correlation_id = services.correlation_id
+
+        def adjust_now() -> StockOut:
+            adjust_stock(command, correlation_id)
+            return StockOut.of(product_queries.stock(sku))
+
+        return await services.offload.write(adjust_now)
