@@ -52,3 +52,12 @@ def configure_logging(level: str = "INFO", stream: TextIO | None = None) -> None
     root = logging.getLogger()
     root.handlers = [handler]
     root.setLevel(level.upper())
+    quiet_libraries(level)
+
+
+def quiet_libraries(level: str) -> None:
+    """pika narrates each connection step at INFO and reports an unreachable broker in
+    half a dozen ERROR lines with a traceback; Orderly writes its own line per attempt
+    (broker URL, password masked, and the reason), so pika speaks only at DEBUG."""
+    quiet = level.upper() != "DEBUG"
+    logging.getLogger("pika").setLevel(logging.CRITICAL if quiet else logging.NOTSET)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from typing import TYPE_CHECKING
 
 import click
@@ -28,9 +27,7 @@ def _rabbitmq_container(what: str) -> Container:
 def _configure_logging(c: Container) -> None:
     from entrypoints.logs import configure_logging
 
-    configure_logging(c.config.log_level())
-    # pika narrates every connection step at INFO; its warnings and errors still show.
-    logging.getLogger("pika").setLevel(logging.WARNING)
+    configure_logging(c.config.log_level())  # also quiets pika (see entrypoints/logs.py)
 
 
 def _serve_metrics(port: int | None) -> None:
