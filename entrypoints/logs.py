@@ -14,6 +14,8 @@ from typing import Any, TextIO
 
 import structlog
 
+from adapters.tracing import otel
+
 
 def _add_pid(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
     # Which process wrote the line: serve --workers N, several workers and relays.
@@ -21,8 +23,21 @@ def _add_pid(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
     return event
 
 
+def _add_correlation(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
+    # A request's id is the correlation id of the work it causes: one key for every process.
+    request_id = event.get("request_id")
+    if request_id is not None:
+        event.setdefault("correlation_id", request_id)
+    ids = otel.current_ids()  # None at once when tracing is off
+    if ids is not None:
+        event.setdefault("trace_id", ids[0])
+        event.setdefault("span_id", ids[1])
+    return event
+
+
 _SHARED: list[Any] = [
     structlog.contextvars.merge_contextvars,
+    _add_correlation,
     _add_pid,
     structlog.stdlib.add_log_level,
     structlog.stdlib.add_logger_name,

@@ -32,6 +32,9 @@ from adapters.messaging.rabbitmq.connection import (
     unavailable,
 )
 from adapters.messaging.rabbitmq.topology import DEAD_LETTER_QUEUE, Route, Topology
+from adapters.tracing import otel
+from adapters.tracing.work import handling
+from core.domain.events import EventEnvelope
 from core.ports.errors import DependencyUnavailable
 from core.use_cases.handlers import EventHandler
 
@@ -151,6 +154,20 @@ class RabbitConsumer:
             self._dead_letter(route, properties, body, str(exc))
             channel.basic_ack(delivery_tag=tag)
             return
+        otel.remember(envelope.event_id, messages.headers(properties).get(otel.TRACEPARENT))
+        with handling(envelope):  # the consumer's own lines carry the correlation id too
+            self._dispatch(route, handler, channel, tag, properties, body, envelope)
+
+    def _dispatch(
+        self,
+        route: Route,
+        handler: EventHandler,
+        channel: Any,
+        tag: int,
+        properties: Any,
+        body: bytes,
+        envelope: EventEnvelope,
+    ) -> None:
         try:
             self._dispatcher.run(handler, envelope)
         except DependencyUnavailable as exc:

@@ -34,6 +34,7 @@ from adapters.messaging.rabbitmq.connection import (
     unavailable,
 )
 from adapters.messaging.rabbitmq.topology import EXCHANGE, Topology
+from adapters.tracing import otel
 from core.domain.events import EventEnvelope
 from core.ports.errors import DependencyUnavailable
 
@@ -145,6 +146,13 @@ class _ConfirmLink:
                 connection.close()
 
 
+def _encode(envelope: EventEnvelope) -> tuple[bytes, Any]:
+    body, properties = messages.encode(envelope)
+    if otel.enabled():  # a publish span per event; its traceparent travels in the headers
+        properties.headers.update(otel.publish_headers(envelope, EXCHANGE))
+    return body, properties
+
+
 class RabbitPublisher:
     """EventPublisher for RabbitMQ: `publish` returns once every message is confirmed."""
 
@@ -168,7 +176,7 @@ class RabbitPublisher:
     def publish(self, envelopes: Sequence[EventEnvelope]) -> None:
         if not envelopes:
             return
-        batch = [(envelope.type, *messages.encode(envelope)) for envelope in envelopes]
+        batch = [(envelope.type, *_encode(envelope)) for envelope in envelopes]
         with self._lock:
             if not self._declared:
                 self.declare_topology()
