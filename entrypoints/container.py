@@ -31,6 +31,7 @@ from adapters.sql.outbox_listener import OutboxListener
 from adapters.sql.queries import SqlReadQueries
 from adapters.sql.unit_of_work import SqlUnitOfWorkFactory
 from adapters.system import SystemClock, UuidGenerator
+from adapters.tracing import otel
 from core.ports.errors import DependencyUnavailable
 from core.use_cases.catalog import CreateProduct, ImportProducts, UpdateProduct
 from core.use_cases.handlers import build_handlers
@@ -140,7 +141,33 @@ def build_container(settings: Settings | None = None) -> Container:
     container = Container()
     container.config.from_dict(settings.as_config())
     check_database(container)
+    trace_use_cases(container)
     return container
+
+
+# Use cases that get a span each when tracing is on (OTEL_TRACES_EXPORTER set).
+TRACED_USE_CASES = (
+    "create_product", "update_product", "import_products", "set_stock", "adjust_stock",
+    "place_order", "cancel_order", "ship_order", "expire_orders", "purge_idempotency",
+    "create_principal", "revoke_principal",
+)  # fmt: skip
+
+
+def trace_use_cases(container: Container) -> None:
+    """Tracing from OTEL_*: off (nothing done, nothing imported) unless configured. On,
+    each use case runs in a span named after it (wrapped here: the core knows nothing
+    of tracing), and the engine, if already built, is instrumented."""
+    try:
+        if not otel.configure_from_env():
+            return
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    if container.config.storage() == "sql":
+        otel.instrument_engine(container.database().engine)
+    for name in TRACED_USE_CASES:
+        provider = getattr(container, name)
+        use_case = provider()
+        provider.override(providers.Object(otel.traced(f"use_case {name}", use_case)))
 
 
 def check_database(container: Container) -> None:

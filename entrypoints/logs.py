@@ -23,12 +23,26 @@ from typing import Any, TextIO
 import msgspec
 import structlog
 
+from adapters.tracing import otel
+
 _ENCODER = msgspec.json.Encoder(enc_hook=str)
 
 
 def _add_pid(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     # Which process wrote the line: serve --workers N, several workers and relays.
     event.setdefault("pid", os.getpid())
+    return event
+
+
+def _add_correlation(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    # A request's id is the correlation id of the work it causes: one key for every process.
+    request_id = event.get("request_id")
+    if request_id is not None:
+        event.setdefault("correlation_id", request_id)
+    ids = otel.current_ids()  # None at once when tracing is off
+    if ids is not None:
+        event.setdefault("trace_id", ids[0])
+        event.setdefault("span_id", ids[1])
     return event
 
 
@@ -87,6 +101,7 @@ class JsonFormatter(logging.Formatter):
         )
         if record.exc_info:
             event["exception"] = self.formatException(record.exc_info)
+        _add_correlation(None, "", event)
         return _ENCODER.encode(event).decode()
 
 
@@ -96,6 +111,7 @@ def configure_logging(level: str = "INFO", stream: TextIO | None = None) -> None
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
+            _add_correlation,
             _add_pid,
             structlog.stdlib.add_log_level,
             structlog.stdlib.add_logger_name,
@@ -113,3 +129,12 @@ def configure_logging(level: str = "INFO", stream: TextIO | None = None) -> None
     root = logging.getLogger()
     root.handlers = [handler]
     root.setLevel(level.upper())
+    quiet_libraries(level)
+
+
+def quiet_libraries(level: str) -> None:
+    """pika narrates each connection step at INFO and reports an unreachable broker in
+    half a dozen ERROR lines with a traceback; Orderly writes its own line per attempt
+    (broker URL, password masked, and the reason), so pika speaks only at DEBUG."""
+    quiet = level.upper() != "DEBUG"
+    logging.getLogger("pika").setLevel(logging.CRITICAL if quiet else logging.NOTSET)

@@ -155,9 +155,13 @@ def run_relay(container: Container) -> int:
 
 
 def drain_outbox(container: Container) -> int:
-    """Relay everything now and return how many events were published (`--once`)."""
+    """Relay everything now and return how many events were published (`--once`).
+
+    The broker is checked first (declaring the topology), so that an unreachable
+    broker or a refused login is an error even when nothing is waiting."""
     publisher = container.rabbitmq_publisher()
     try:
+        publisher.declare_topology()
         relay = OutboxRelay(
             container.outbox(), publisher.publish, batch_size=container.config.relay_batch_size()
         )

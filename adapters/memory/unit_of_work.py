@@ -16,6 +16,7 @@ from adapters.memory.repositories import (
     StagedTable,
 )
 from adapters.memory.store import MemoryStore, OutboxRow
+from adapters.tracing import otel
 from core.domain.events import EventEnvelope
 from core.ports.system import Clock, IdGenerator
 from core.ports.unit_of_work import UnitOfWork
@@ -62,6 +63,9 @@ class MemoryUnitOfWork(UnitOfWork):
 
     def _write_outbox(self, envelopes: list[EventEnvelope]) -> None:
         self._outbox.extend(envelopes)
+        trace = otel.current_traceparent()  # None with tracing off
+        for envelope in envelopes:
+            otel.remember(envelope.event_id, trace)
 
     def _commit(self) -> None:
         for table in self._tables:

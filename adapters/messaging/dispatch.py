@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable, Iterable
 
 from adapters.messaging import metrics
+from adapters.tracing.work import handling
 from core.domain.events import EventEnvelope
 from core.ports.payments import TransientPaymentError
 from core.use_cases.handlers import EventHandler
@@ -36,6 +37,10 @@ class HandlerDispatcher:
 
     def run(self, handler: EventHandler, envelope: EventEnvelope) -> None:
         """Run one handler, retrying transient errors with exponential backoff."""
+        with handling(envelope, handler.name):  # log context and, tracing on, its span
+            self._run(handler, envelope)
+
+    def _run(self, handler: EventHandler, envelope: EventEnvelope) -> None:
         for attempt in range(1, self._attempts + 1):
             try:
                 handler.handle(envelope)

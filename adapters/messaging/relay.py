@@ -22,6 +22,7 @@ from collections.abc import Callable
 
 from adapters.messaging import metrics
 from core.domain.events import EventEnvelope
+from core.ports.errors import DependencyUnavailable
 from core.ports.messaging import Outbox
 
 logger = logging.getLogger("orderly.messaging.relay")
@@ -90,7 +91,8 @@ class OutboxRelay:
                     "retrying in %.2fs",
                     exc,
                     delay,
-                    exc_info=failures == 1,
+                    # A dependency that is down is expected: one line, no traceback.
+                    exc_info=failures == 1 and not isinstance(exc, DependencyUnavailable),
                 )
                 self._stop.wait(delay)
                 continue

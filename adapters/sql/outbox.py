@@ -19,12 +19,13 @@ import logging
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 
-from sqlalchemy import Connection, bindparam, or_, select, update
+from sqlalchemy import Connection, RowMapping, bindparam, or_, select, update
 
 from adapters.sql.database import SqlDatabase
 from adapters.sql.errors import translated
 from adapters.sql.mapping import envelope_from_row
 from adapters.sql.tables import outbox
+from adapters.tracing import otel
 from core.domain.events import EventEnvelope
 from core.ports.system import Clock
 
@@ -53,6 +54,12 @@ _MARK_SENT = (
 _RELEASE = update(outbox).where(_IN_BATCH, outbox.c.sent_at.is_(None)).values(claimed_until=None)
 
 
+def _envelopes(rows: Sequence[RowMapping]) -> list[EventEnvelope]:
+    for row in rows:  # the trace each event continues (tracing on)
+        otel.remember(row["event_id"], row["trace_context"])
+    return [envelope_from_row(row) for row in rows]
+
+
 class SqlOutbox:
     def __init__(self, database: SqlDatabase, clock: Clock, lease_seconds: float = 60.0) -> None:
         self._db = database
@@ -69,7 +76,7 @@ class SqlOutbox:
             rows = conn.execute(_CLAIM_LOCKED, {"limit": limit}).mappings().all()
             if not rows:
                 return 0
-            deliver([envelope_from_row(row) for row in rows])
+            deliver(_envelopes(rows))
             self._mark_sent(conn, [row["position"] for row in rows])
         return len(rows)
 
@@ -83,7 +90,7 @@ class SqlOutbox:
         if not rows:
             return 0
         try:
-            deliver([envelope_from_row(row) for row in rows])
+            deliver(_envelopes(rows))
         except BaseException:
             self._release(positions)
             raise

@@ -174,6 +174,8 @@ outbox = Table(
     # SQLite relays claim rows with a lease (PostgreSQL holds row locks instead).
     Column("claimed_until", UtcDateTime),
     Column("sent_at", UtcDateTime),
+    # W3C traceparent of the span that wrote the row (tracing on), continued by the relay.
+    Column("trace_context", String(128)),
     Index("ix_outbox_subject_position", "subject", "position"),
     # Only the backlog is indexed for the relay, so the index stays small.
     Index(

@@ -28,6 +28,7 @@ from adapters.sql.repositories import (
     WriteQueue,
 )
 from adapters.sql.tables import outbox
+from adapters.tracing import otel
 from core.domain.events import EventEnvelope
 from core.ports.system import Clock, IdGenerator
 from core.ports.unit_of_work import UnitOfWork
@@ -100,7 +101,11 @@ class SqlUnitOfWork(UnitOfWork):
         if not envelopes:
             return
         now = self._clock.now()
-        rows = [envelope_values(envelope) | {"created_at": now} for envelope in envelopes]
+        trace = otel.current_traceparent()
+        rows = [
+            envelope_values(envelope) | {"created_at": now, "trace_context": trace}
+            for envelope in envelopes
+        ]
         connection = self._connection()
         connection.execute(_OUTBOX_INSERT, rows)
         if not self._db.is_sqlite:

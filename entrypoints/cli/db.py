@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
-from adapters.sql import migrate
-from adapters.sql.database import SqlDatabase
-from adapters.sql.migrate import SchemaState
 from entrypoints.cli.support import container, echo_json, refusals
+
+if TYPE_CHECKING:  # SQLAlchemy and Alembic load only when a command runs, not for --help
+    from adapters.sql.database import SqlDatabase
+    from adapters.sql.migrate import SchemaState
 
 
 @click.group()
@@ -39,6 +42,8 @@ def _describe(state: SchemaState) -> str:
 @refusals
 def upgrade(revision: str) -> None:
     """Migrate up to REVISION (default: head, the latest)."""
+    from adapters.sql import migrate
+
     database = _database()
     before = migrate.state(database)
     try:
@@ -61,6 +66,8 @@ def downgrade(revision: str) -> None:
 
     Downgrading drops the tables the undone migrations created, with their data.
     """
+    from adapters.sql import migrate
+
     database = _database()
     before = migrate.state(database)
     if before.current is None:
@@ -80,6 +87,8 @@ def downgrade(revision: str) -> None:
 @refusals
 def current(as_json: bool) -> None:
     """Show the schema revision of the database and the latest one available."""
+    from adapters.sql import migrate
+
     state = migrate.state(_database())
     if as_json:
         echo_json({"current": state.current, "head": state.head, "up_to_date": state.up_to_date})

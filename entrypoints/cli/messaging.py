@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import logging
+from typing import TYPE_CHECKING
 
 import click
-from prometheus_client import start_http_server
 
-from entrypoints.cli.output import console
 from entrypoints.cli.support import container, echo_json, refusals
-from entrypoints.container import Container
-from entrypoints.logs import configure_logging
-from entrypoints.worker import drain_outbox, run_relay, run_worker
+
+if TYPE_CHECKING:  # pika, SQLAlchemy and friends load when a command runs, not for --help
+    from entrypoints.container import Container
 
 _NEEDS_RABBITMQ = (
     "{what} needs ORDERLY_MESSAGING=rabbitmq; with in-process messaging "
@@ -27,13 +25,15 @@ def _rabbitmq_container(what: str) -> Container:
 
 
 def _configure_logging(c: Container) -> None:
-    configure_logging(c.config.log_level())
-    # pika narrates every connection step at INFO; its warnings and errors still show.
-    logging.getLogger("pika").setLevel(logging.WARNING)
+    from entrypoints.logs import configure_logging
+
+    configure_logging(c.config.log_level())  # also quiets pika (see entrypoints/logs.py)
 
 
 def _serve_metrics(port: int | None) -> None:
     if port:
+        from prometheus_client import start_http_server
+
         start_http_server(port)
 
 
@@ -65,6 +65,8 @@ def worker(threads: int, metrics_port: int | None) -> None:
     c = _rabbitmq_container("orderly worker")
     _configure_logging(c)
     _serve_metrics(metrics_port)
+    from entrypoints.worker import run_worker
+
     if status := run_worker(c, threads):
         raise SystemExit(status)
 
@@ -80,6 +82,8 @@ def relay(once: bool, metrics_port: int | None) -> None:
     """
     c = _rabbitmq_container("orderly relay")
     _configure_logging(c)
+    from entrypoints.worker import drain_outbox, run_relay
+
     if once:
         click.echo(f"published {drain_outbox(c)} events")
         return
@@ -127,6 +131,8 @@ def dlq_list(limit: int, as_json: bool) -> None:
         click.echo("the dead-letter queue is empty")
         return
     from rich.table import Table
+
+    from entrypoints.cli.output import console
 
     table = Table("event id", "type", "queue", "attempts", "dead-lettered at", "error")
     for letter in letters:

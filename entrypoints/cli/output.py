@@ -10,16 +10,16 @@ import json
 import os
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from rich.cells import cell_len
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
 
 from core.ports.queries import OrderView, PrincipalView, ProductView, StockView
 from core.use_cases.views import order_view_to_dict
+
+if TYPE_CHECKING:  # rich loads when something is printed, not for --help
+    from rich.console import Console
+    from rich.table import Table
 
 # ISO 4217 currencies whose minor unit is not 1/100 (the rest use two decimals).
 _EXPONENTS = {
@@ -54,6 +54,8 @@ def console(stderr: bool = False) -> Console:
     When the output is not a terminal, rich would fold tables at 80 columns and
     split ids; a wide fixed width keeps one row per line for `grep` and `less`.
     """
+    from rich.console import Console
+
     out = Console(stderr=stderr, highlight=False, emoji=False)
     if not out.is_terminal and "COLUMNS" not in os.environ:
         out.width = 200
@@ -65,6 +67,9 @@ def table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[obj
 
     A column whose name starts with '>' is right-aligned (numbers, money).
     """
+    from rich.table import Table
+    from rich.text import Text
+
     grid = Table(title=title, title_justify="left", header_style="bold")
     for name in columns:
         right = name.startswith(">")
@@ -88,6 +93,8 @@ def print_listing(
         grid.caption = caption
         console().print(grid)
         return
+    from rich.cells import cell_len
+
     names = [name.lstrip(">") for name in columns]
     right = [name.startswith(">") for name in columns]
     texts = [[str(cell) for cell in row] for row in rows]

@@ -7,14 +7,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import click
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 
 from core.domain.errors import AlreadyExists, DomainError, NotFound
 from core.ports.errors import ConcurrencyConflict, DependencyUnavailable
@@ -160,6 +152,15 @@ class _Bar:
     """A rich progress bar on stderr, sized by the file's bytes (rows are not known ahead)."""
 
     def __init__(self, total_bytes: int) -> None:
+        from rich.progress import (
+            BarColumn,
+            DownloadColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
         self._progress = Progress(
             TextColumn("[bold]importing"),
             BarColumn(),

@@ -13,14 +13,11 @@ import shutil
 import tempfile
 
 import click
-import uvicorn
 
-from adapters.sql import migrate
 from core.ports.errors import DependencyUnavailable
-from entrypoints.container import build_container
-from entrypoints.http.metrics import MULTIPROCESS_ENV
-from entrypoints.logs import configure_logging
 from entrypoints.settings import ConfigError, Settings
+
+# Litestar, uvicorn, SQLAlchemy and Alembic are imported when `serve` runs, not for --help.
 
 FACTORY = "entrypoints.http.asgi:app_factory"
 
@@ -50,6 +47,9 @@ def serve(host: str, port: int, workers: int) -> None:
         raise click.ClickException(
             "--workers > 1 needs shared storage: memory:// lives inside one process"
         )
+    from entrypoints.http.metrics import MULTIPROCESS_ENV
+    from entrypoints.logs import configure_logging
+
     configure_logging(settings.log_level)
     metrics_dir = None
     if workers > 1 and not os.environ.get(MULTIPROCESS_ENV):
@@ -66,6 +66,8 @@ def serve(host: str, port: int, workers: int) -> None:
 
 
 def _run(host: str, port: int, workers: int) -> None:
+    import uvicorn
+
     uvicorn.run(
         FACTORY,
         factory=True,
@@ -82,6 +84,9 @@ def _run(host: str, port: int, workers: int) -> None:
 
 def _preflight() -> Settings:
     """Refuse in one line, before any worker starts, what would make every request fail."""
+    from adapters.sql import migrate
+    from entrypoints.container import build_container
+
     try:
         settings = Settings.from_env()
         container = build_container(settings)

@@ -6,14 +6,16 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Callable
-from typing import Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import click
 
 from core.domain.errors import DomainError
 from core.ports.errors import ConcurrencyConflict, DependencyUnavailable
-from entrypoints.container import Container, build_container
 from entrypoints.settings import ConfigError
+
+if TYPE_CHECKING:  # the container imports every adapter: only commands that run pay for it
+    from entrypoints.container import Container
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -28,6 +30,8 @@ class CliState:
     @property
     def container(self) -> Container:
         if self._container is None:
+            from entrypoints.container import build_container
+
             try:
                 self._container = build_container()
             except ConfigError as exc:

@@ -16,6 +16,7 @@ from litestar import Litestar, Router
 from litestar.di import Provide
 from litestar.middleware import DefineMiddleware
 
+from adapters.tracing import otel
 from core.use_cases.support import Actor
 from entrypoints.container import Container, start_delivery
 from entrypoints.http.auth import BearerAuthMiddleware
@@ -83,7 +84,7 @@ def create_app(container: Container, *, deliver_events: bool = True) -> Litestar
         exception_handlers=exception_handlers(),
         middleware=[prometheus_config().middleware],
         openapi_config=openapi_config(),
-        plugins=[ClosedStructSchemaPlugin()],
+        plugins=[ClosedStructSchemaPlugin(), *otel.litestar_plugins()],  # server spans
         request_max_body_size=MAX_BODY_BYTES,
         lifespan=[delivery],
         logging_config=None,

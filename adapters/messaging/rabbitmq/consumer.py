@@ -25,8 +25,16 @@ import pika
 from adapters.messaging import metrics
 from adapters.messaging.dispatch import HandlerDispatcher
 from adapters.messaging.rabbitmq import messages
-from adapters.messaging.rabbitmq.connection import BROKER_ERRORS, parameters
+from adapters.messaging.rabbitmq.connection import (
+    BROKER_ERRORS,
+    mask_url,
+    parameters,
+    unavailable,
+)
 from adapters.messaging.rabbitmq.topology import DEAD_LETTER_QUEUE, Route, Topology
+from adapters.tracing import otel
+from adapters.tracing.work import handling
+from core.domain.events import EventEnvelope
 from core.ports.errors import DependencyUnavailable
 from core.use_cases.handlers import EventHandler
 
@@ -57,28 +65,38 @@ class RabbitConsumer:
         self._storage_down: DependencyUnavailable | None = None
         self._connection: Any = None
         self._publish_channel: Any = None
+        self._attempt = 0  # failed connections since the last good one
         self.consuming = threading.Event()  # set while subscribed (tests and readiness)
 
     def run(self) -> None:
         """Consume until `stop` is set, reconnecting with backoff when the broker or
-        storage goes away."""
+        storage goes away: one log line per attempt, naming the broker (password
+        masked) and the reason; the delay doubles from 0.5 s up to `max_backoff`."""
         backoff = 0.5
+        self._attempt = 0
         while not self._stop.is_set():
             problem = ""
             try:
                 self._consume()
             except BROKER_ERRORS as exc:
-                problem = f"rabbitmq connection lost ({exc or exc.__class__.__name__})"
+                problem = f"rabbitmq {unavailable(exc, self._url).detail}"
             except _StorageDown:
                 problem = f"storage unavailable ({self._storage_down}); messages requeued"
             finally:
                 if self.consuming.is_set():  # it had worked: back off afresh
-                    backoff = 0.5
+                    backoff, self._attempt = 0.5, 0
                 self.consuming.clear()
                 self._close()
             self._storage_down = None
             if problem:
-                logger.warning("%s; reconnecting in %.1fs", problem, backoff)
+                self._attempt += 1
+                logger.warning(
+                    "%s; reconnect attempt %d in %.1fs",
+                    problem,
+                    self._attempt,
+                    backoff,
+                    extra={"reconnect_attempt": self._attempt, "backoff_seconds": backoff},
+                )
             self._stop.wait(backoff)
             backoff = min(self._max_backoff, backoff * 2)
 
@@ -97,6 +115,10 @@ class RabbitConsumer:
             if route.handler in self._handlers
         ]
         self.consuming.set()
+        if self._attempt:
+            logger.info(
+                "consuming again from %s after %d attempt(s)", mask_url(self._url), self._attempt
+            )
         while not self._stop.is_set():
             self._connection.process_data_events(time_limit=0.5)
             if self._storage_down is not None:
@@ -132,6 +154,20 @@ class RabbitConsumer:
             self._dead_letter(route, properties, body, str(exc))
             channel.basic_ack(delivery_tag=tag)
             return
+        otel.remember(envelope.event_id, messages.headers(properties).get(otel.TRACEPARENT))
+        with handling(envelope):  # the consumer's own lines carry the correlation id too
+            self._dispatch(route, handler, channel, tag, properties, body, envelope)
+
+    def _dispatch(
+        self,
+        route: Route,
+        handler: EventHandler,
+        channel: Any,
+        tag: int,
+        properties: Any,
+        body: bytes,
+        envelope: EventEnvelope,
+    ) -> None:
         try:
             self._dispatcher.run(handler, envelope)
         except DependencyUnavailable as exc:

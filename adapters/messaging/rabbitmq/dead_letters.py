@@ -65,7 +65,7 @@ class DeadLetterQueue:
             channel = connection.channel()
             self._topology.declare(channel)
         except BROKER_ERRORS as exc:
-            raise unavailable(exc) from exc
+            raise unavailable(exc, self._url) from exc
         return connection, channel
 
     def count(self) -> int:
@@ -87,7 +87,7 @@ class DeadLetterQueue:
                     break
                 found.append(_describe(properties, body))
         except BROKER_ERRORS as exc:
-            raise unavailable(exc) from exc
+            raise unavailable(exc, self._url) from exc
         finally:
             if connection.is_open:
                 connection.close()
@@ -133,7 +133,7 @@ class DeadLetterQueue:
                 channel.basic_ack(method.delivery_tag)
                 replayed.append(letter)
         except BROKER_ERRORS as exc:
-            raise unavailable(exc) from exc
+            raise unavailable(exc, self._url) from exc
         finally:
             if connection.is_open:
                 connection.close()
@@ -144,7 +144,7 @@ class DeadLetterQueue:
         try:
             return int(channel.queue_purge(DEAD_LETTER_QUEUE).method.message_count)
         except BROKER_ERRORS as exc:
-            raise unavailable(exc) from exc
+            raise unavailable(exc, self._url) from exc
         finally:
             if connection.is_open:
                 connection.close()

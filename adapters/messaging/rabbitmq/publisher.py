@@ -27,8 +27,14 @@ import pika.spec
 from pika.adapters.asyncio_connection import AsyncioConnection
 
 from adapters.messaging.rabbitmq import messages
-from adapters.messaging.rabbitmq.connection import BROKER_ERRORS, parameters, unavailable
+from adapters.messaging.rabbitmq.connection import (
+    BROKER_ERRORS,
+    mask_url,
+    parameters,
+    unavailable,
+)
 from adapters.messaging.rabbitmq.topology import EXCHANGE, Topology
+from adapters.tracing import otel
 from core.domain.events import EventEnvelope
 from core.ports.errors import DependencyUnavailable
 
@@ -40,8 +46,9 @@ Message = tuple[str, bytes, Any]  # routing key, body, properties
 class _ConfirmLink:
     """One connection and confirm-mode channel; lives on the loop thread only."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, url: str) -> None:
         self._loop = loop
+        self._url = url
         self._unconfirmed: set[int] = set()
         self._batch_done: asyncio.Future[None] | None = None
         self._next_tag = 0
@@ -69,11 +76,11 @@ class _ConfirmLink:
 
         def on_open_error(_connection: Any, exc: BaseException) -> None:
             self.broken = True
-            settle(unavailable(exc))
+            settle(unavailable(exc, self._url))
 
         def on_closed(_connection: Any, exc: BaseException) -> None:
-            self._break(unavailable(exc))
-            settle(unavailable(exc))
+            self._break(unavailable(exc, self._url))
+            settle(unavailable(exc, self._url))
 
         self._connection = AsyncioConnection(
             params,
@@ -86,7 +93,9 @@ class _ConfirmLink:
             await asyncio.wait_for(opened, timeout)
         except TimeoutError:
             self.close()
-            raise DependencyUnavailable("rabbitmq", f"no connection within {timeout:g}s") from None
+            raise DependencyUnavailable(
+                "rabbitmq", f"no connection within {timeout:g}s at {mask_url(self._url)}"
+            ) from None
 
     async def publish(self, batch: Sequence[Message]) -> None:
         """Send every message, then wait until the broker has confirmed all of them."""
@@ -101,8 +110,8 @@ class _ConfirmLink:
             for routing_key, body, properties in batch:
                 self._channel.basic_publish(EXCHANGE, routing_key, body, properties)
         except BROKER_ERRORS as exc:
-            self._break(unavailable(exc))
-            raise unavailable(exc) from exc
+            self._break(unavailable(exc, self._url))
+            raise unavailable(exc, self._url) from exc
         await done
 
     def _on_confirm(self, frame: Any) -> None:
@@ -120,7 +129,7 @@ class _ConfirmLink:
             done.set_result(None)
 
     def _on_channel_closed(self, _channel: Any, exc: BaseException) -> None:
-        self._break(unavailable(exc))
+        self._break(unavailable(exc, self._url))
         self.close()
 
     def _break(self, exc: DependencyUnavailable) -> None:
@@ -135,6 +144,13 @@ class _ConfirmLink:
         if connection is not None and not (connection.is_closed or connection.is_closing):
             with contextlib.suppress(*BROKER_ERRORS):
                 connection.close()
+
+
+def _encode(envelope: EventEnvelope) -> tuple[bytes, Any]:
+    body, properties = messages.encode(envelope)
+    if otel.enabled():  # a publish span per event; its traceparent travels in the headers
+        properties.headers.update(otel.publish_headers(envelope, EXCHANGE))
+    return body, properties
 
 
 class RabbitPublisher:
@@ -160,7 +176,7 @@ class RabbitPublisher:
     def publish(self, envelopes: Sequence[EventEnvelope]) -> None:
         if not envelopes:
             return
-        batch = [(envelope.type, *messages.encode(envelope)) for envelope in envelopes]
+        batch = [(envelope.type, *_encode(envelope)) for envelope in envelopes]
         with self._lock:
             if not self._declared:
                 self.declare_topology()
@@ -184,11 +200,11 @@ class RabbitPublisher:
                 parameters(self._url, timeout=self._connect_timeout)
             )
         except BROKER_ERRORS as exc:
-            raise unavailable(exc) from exc
+            raise unavailable(exc, self._url) from exc
         try:
             self._topology.declare(connection.channel())
         except BROKER_ERRORS as exc:
-            raise unavailable(exc) from exc
+            raise unavailable(exc, self._url) from exc
         finally:
             if connection.is_open:
                 connection.close()
@@ -198,7 +214,7 @@ class RabbitPublisher:
         if self._link is None or self._link.broken:
             if self._link is not None:
                 self._link.close()  # a nacked or timed-out link may still be connected
-            link = _ConfirmLink(asyncio.get_running_loop())
+            link = _ConfirmLink(asyncio.get_running_loop(), self._url)
             self._link = link
             await link.open(
                 parameters(self._url, timeout=self._connect_timeout), self._connect_timeout
