@@ -92,6 +92,7 @@ def create_app(container: Container, *, deliver_events: bool = True) -> Litestar
     )
     # Outermost, so that 404 and 405 (answered before any route middleware) carry an id too.
     app.asgi_handler = RequestContextMiddleware(app.asgi_handler)
+    app.state.offload = offload  # where blocking work runs (tests count its hops)
     return app
 
 

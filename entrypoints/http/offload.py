@@ -35,6 +35,7 @@ class Offload:
     def __init__(self, *, inline_reads: bool, threads: int) -> None:
         """`threads` 0 runs writes inline too."""
         self._inline_reads = inline_reads
+        self.hops = 0  # thread hops so far (tests keep the request path from growing)
         self._pool = (
             ThreadPoolExecutor(threads, thread_name_prefix="orderly-storage") if threads else None
         )
@@ -60,6 +61,7 @@ class Offload:
     async def _hop(self, fn: Callable[[], T]) -> T:
         if self._pool is None:
             return fn()
+        self.hops += 1
         # The context goes along, so log lines written in the thread keep the request id.
         context = contextvars.copy_context()
         return await asyncio.get_running_loop().run_in_executor(self._pool, context.run, fn)

@@ -1,0 +1,86 @@
+"""The request path stays short: statements per request and thread hops are counted.
+
+Wall-clock time is never asserted; these counts are what made requests slow
+before (issue: two thread hops and a dozen statements per GET), and a change
+that adds one shows up here first. SQLite's trace callback sees every statement
+the driver runs, including BEGIN and COMMIT and those run on the driver cursor.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from litestar.testing import TestClient
+from sqlalchemy import event
+
+from entrypoints.http.app import create_app
+from tests.e2e.http_support import bearer, make_container
+
+LINES = [{"sku": f"SKU-{i}", "quantity": i} for i in (1, 2, 3)]
+
+
+class Trace:
+    def __init__(self) -> None:
+        self.statements: list[str] = []
+        self.threads: set[str] = set()
+        self._lock = threading.Lock()
+
+    def __call__(self, sql: str) -> None:
+        with self._lock:
+            self.statements.append(sql.split(None, 2)[0].upper())
+            self.threads.add(threading.current_thread().name)
+
+    def reset(self) -> None:
+        self.statements.clear()
+        self.threads.clear()
+
+
+@pytest.fixture
+def traced(tmp_path: Path) -> Iterator[tuple[TestClient[Any], Trace, dict[str, str], Any]]:
+    container = make_container("sqlite", tmp_path)
+    admin = container.create_principal()("root", "admin").api_key
+    alice = container.create_principal()("alice", "customer").api_key
+    trace = Trace()
+
+    @event.listens_for(container.database().engine, "checkout")
+    def _on_checkout(dbapi_conn: Any, *_: Any) -> None:
+        dbapi_conn.set_trace_callback(trace)
+
+    # No delivery: only the request's own statements are counted.
+    app = create_app(container, deliver_events=False)
+    with TestClient(app) as client:
+        for i in (1, 2, 3):
+            r = client.post(
+                "/v1/products",
+                json={"sku": f"SKU-{i}", "name": "p", "price": 100, "on_hand": 1000},
+                headers=bearer(admin),
+            )
+            assert r.status_code == 201, r.text
+        yield client, trace, bearer(alice), app.state.offload
+
+
+def test_placing_an_order_is_one_thread_hop_and_one_transaction(traced: Any) -> None:
+    client, trace, alice, offload = traced
+    hops = offload.hops
+    trace.reset()
+    r = client.post("/v1/orders", json={"lines": LINES}, headers=alice)
+    assert r.status_code == 201, r.text
+    assert offload.hops - hops == 1, "authentication inline, the placement in the writer"
+    assert trace.statements.count("BEGIN") == 1 and trace.statements.count("COMMIT") == 1
+    # key lookup; products; stock; 3 stock updates; 3 reservations; order; 3 lines; outbox
+    assert len(trace.statements) <= 16, trace.statements
+
+
+def test_reading_an_order_is_two_statements_and_no_thread_hop(traced: Any) -> None:
+    client, trace, alice, offload = traced
+    order = client.post("/v1/orders", json={"lines": LINES}, headers=alice).json()
+    hops = offload.hops
+    trace.reset()
+    r = client.get(f"/v1/orders/{order['id']}", headers=alice)
+    assert r.status_code == 200, r.text
+    assert offload.hops == hops, "SQLite reads run inline: WAL readers never wait"
+    assert trace.statements == ["SELECT", "SELECT"], "the key, then the order with its lines"
