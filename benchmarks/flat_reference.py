@@ -1,0 +1,150 @@
+"""The flat reference for `bench_http_orders`: the request work of POST and GET
+/v1/orders in two plain Litestar handlers over one raw sqlite3 connection.
+
+No layers, no middleware, no saga, no logs: key lookup by SHA-256, line checks,
+price lookup and a conditional stock UPDATE per line, the order, its lines and
+one outbox row in one transaction, a 201 JSON body; GET reads the order and its
+lines for its owner. Served by uvicorn: `uvicorn benchmarks.flat_reference:app`,
+with REF_DB naming the SQLite file (REF_KEY the customer's key).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import msgspec
+from litestar import Litestar, Request, get, post
+from litestar.exceptions import HTTPException
+
+KEY = os.environ.get("REF_KEY", "reference-key-0123456789abcdef0123456789")
+SKUS = 100
+
+_db = sqlite3.connect(os.environ.get("REF_DB", "reference.db"), isolation_level=None)
+for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON", "busy_timeout=5000"):
+    _db.execute(f"PRAGMA {pragma}")
+_db.executescript(
+    """
+    CREATE TABLE IF NOT EXISTS principals (id TEXT PRIMARY KEY, key_hash TEXT UNIQUE);
+    CREATE TABLE IF NOT EXISTS products (sku TEXT PRIMARY KEY, price INTEGER, active INTEGER);
+    CREATE TABLE IF NOT EXISTS stock (sku TEXT PRIMARY KEY REFERENCES products(sku),
+        on_hand INTEGER, reserved INTEGER);
+    CREATE TABLE IF NOT EXISTS orders (id TEXT PRIMARY KEY, customer_id TEXT, status TEXT,
+        total INTEGER, created_at TEXT, version INTEGER);
+    CREATE TABLE IF NOT EXISTS order_lines (order_id TEXT REFERENCES orders(id), sku TEXT,
+        quantity INTEGER, unit_price INTEGER);
+    CREATE INDEX IF NOT EXISTS order_lines_order_id ON order_lines(order_id);
+    CREATE TABLE IF NOT EXISTS outbox (id TEXT PRIMARY KEY, type TEXT, payload TEXT,
+        created_at TEXT);
+    """
+)
+_db.execute(
+    "INSERT OR IGNORE INTO principals VALUES ('customer-1', ?)",
+    (hashlib.sha256(KEY.encode()).hexdigest(),),
+)
+for n in range(1, SKUS + 1):
+    _db.execute("INSERT OR IGNORE INTO products VALUES (?, 1000, 1)", (f"SKU-{n:06d}",))
+    _db.execute("INSERT OR IGNORE INTO stock VALUES (?, 1000000000, 0)", (f"SKU-{n:06d}",))
+
+
+class LineIn(msgspec.Struct):
+    sku: str
+    quantity: int
+
+
+class OrderIn(msgspec.Struct):
+    lines: list[LineIn]
+
+
+def _customer(request: Request[Any, Any, Any]) -> str:
+    token = request.headers.get("authorization", "").removeprefix("Bearer ")
+    digest = hashlib.sha256(token.encode()).hexdigest()
+    row = _db.execute("SELECT id FROM principals WHERE key_hash = ?", (digest,)).fetchone()
+    if row is None:
+        raise HTTPException(status_code=401)
+    return str(row[0])
+
+
+@post("/v1/orders")
+async def place(request: Request[Any, Any, Any], data: OrderIn) -> dict[str, Any]:
+    customer = _customer(request)
+    if not 1 <= len(data.lines) <= 100 or any(not 1 <= ln.quantity <= 1000 for ln in data.lines):
+        raise HTTPException(status_code=422)
+    order_id, now = str(uuid.uuid4()), datetime.now(UTC).isoformat()
+    lines, total = [], 0
+    _db.execute("BEGIN IMMEDIATE")
+    try:
+        for ln in data.lines:
+            price = _db.execute(
+                "SELECT price FROM products WHERE sku = ? AND active = 1", (ln.sku,)
+            ).fetchone()
+            moved = _db.execute(
+                "UPDATE stock SET reserved = reserved + ?"
+                " WHERE sku = ? AND on_hand - reserved >= ?",
+                (ln.quantity, ln.sku, ln.quantity),
+            ).rowcount
+            if price is None or moved != 1:
+                raise HTTPException(status_code=409)
+            lines.append({"sku": ln.sku, "quantity": ln.quantity, "unit_price": price[0]})
+            total += price[0] * ln.quantity
+        _db.execute(
+            "INSERT INTO orders VALUES (?, ?, 'pending_payment', ?, ?, 1)",
+            (order_id, customer, total, now),
+        )
+        _db.executemany(
+            "INSERT INTO order_lines VALUES (?, ?, ?, ?)",
+            [(order_id, x["sku"], x["quantity"], x["unit_price"]) for x in lines],
+        )
+        _db.execute(
+            "INSERT INTO outbox VALUES (?, 'OrderPlaced', ?, ?)",
+            (str(uuid.uuid4()), json.dumps({"order_id": order_id, "lines": lines}), now),
+        )
+        _db.execute("COMMIT")
+    except BaseException:
+        _db.execute("ROLLBACK")
+        raise
+    return {
+        "id": order_id,
+        "customer_id": customer,
+        "status": "pending_payment",
+        "lines": lines,
+        "total": total,
+        "currency": "EUR",
+        "version": 1,
+        "created_at": now,
+    }
+
+
+@get("/v1/orders/{order_id:str}")
+async def one(request: Request[Any, Any, Any], order_id: str) -> dict[str, Any]:
+    customer = _customer(request)
+    row = _db.execute(
+        "SELECT id, customer_id, status, total, created_at, version FROM orders WHERE id = ?",
+        (order_id,),
+    ).fetchone()
+    if row is None or row[1] != customer:
+        raise HTTPException(status_code=404)
+    lines = [
+        {"sku": sku, "quantity": q, "unit_price": p, "line_total": q * p}
+        for sku, q, p in _db.execute(
+            "SELECT sku, quantity, unit_price FROM order_lines WHERE order_id = ?", (order_id,)
+        )
+    ]
+    return {
+        "id": row[0],
+        "customer_id": row[1],
+        "status": row[2],
+        "lines": lines,
+        "total": row[3],
+        "currency": "EUR",
+        "version": row[5],
+        "created_at": row[4],
+    }
+
+
+app = Litestar(route_handlers=[place, one], debug=False)
