@@ -10,6 +10,9 @@ from dataclasses import asdict, dataclass
 from typing import Any
 from urllib.parse import urlparse
 
+# Set by `orderly serve --workers N` for its workers: how many share the rate limit.
+SERVING_PROCESSES_ENV = "ORDERLY_SERVE_WORKERS"
+
 
 class ConfigError(Exception):
     """A configuration variable is malformed; the message names it."""
@@ -30,6 +33,7 @@ class Settings:
     rabbitmq_prefetch: int = 100
     relay_batch_size: int = 500
     rate_limit_per_minute: int = 600
+    redis_url: str = ""  # the shared rate-limit store; empty: each process counts alone
     sweep_interval_seconds: float = 30.0
     log_level: str = "INFO"
 
@@ -106,6 +110,11 @@ class Settings:
         if log_level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
             raise ConfigError("ORDERLY_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR")
         sweep = integer("SWEEP_INTERVAL_SECONDS", int(defaults.sweep_interval_seconds), 1)
+        redis_url = text("REDIS_URL", "")
+        if redis_url and urlparse(redis_url).scheme not in {"redis", "rediss", "unix"}:
+            raise ConfigError(
+                f"ORDERLY_REDIS_URL must look like redis://host:6379/0, got {redis_url!r}"
+            )
         return Settings(
             database_url=database_url,
             messaging=messaging,
@@ -128,6 +137,7 @@ class Settings:
             rate_limit_per_minute=integer(
                 "RATE_LIMIT_PER_MINUTE", defaults.rate_limit_per_minute, 1
             ),
+            redis_url=redis_url,
             sweep_interval_seconds=float(sweep),
             log_level=log_level,
         )

@@ -15,7 +15,7 @@ import tempfile
 import click
 
 from core.ports.errors import DependencyUnavailable
-from entrypoints.settings import ConfigError, Settings
+from entrypoints.settings import SERVING_PROCESSES_ENV, ConfigError, Settings
 
 # Litestar, uvicorn, SQLAlchemy and Alembic are imported when `serve` runs, not for --help.
 
@@ -58,6 +58,7 @@ def serve(host: str, port: int, workers: int) -> None:
         # then reports them all.
         metrics_dir = tempfile.mkdtemp(prefix="orderly-metrics-")
         os.environ[MULTIPROCESS_ENV] = metrics_dir
+    os.environ[SERVING_PROCESSES_ENV] = str(workers)
     try:
         _run(host, port, workers)
     finally:

@@ -33,14 +33,16 @@ from entrypoints.http.openapi_docs import (
     openapi_config,
 )
 from entrypoints.http.problems import exception_handlers
-from entrypoints.http.rate_limit import rate_limit_middleware
+from entrypoints.http.rate_limit import RedisBuckets, buckets_for, rate_limit_middleware
 from entrypoints.http.request_context import RequestContextMiddleware
 from entrypoints.http.strict_input import StrictInput
 
 MAX_BODY_BYTES = 64 * 1024
 
 
-def create_app(container: Container, *, deliver_events: bool = True) -> Litestar:
+def create_app(
+    container: Container, *, deliver_events: bool = True, serving_processes: int = 1
+) -> Litestar:
     """The API over `container`.
 
     With `deliver_events` (the default) the app's lifespan calls
@@ -49,6 +51,9 @@ def create_app(container: Container, *, deliver_events: bool = True) -> Litestar
     """
     metrics = AppMetrics(lambda: container.outbox_queries().status())
     offload = offload_for(container)
+    buckets = buckets_for(
+        container.config.rate_limit_per_minute(), container.config.redis_url(), serving_processes
+    )
 
     def authenticate(api_key: str) -> Actor:
         result: Actor = container.authenticate()(api_key)
@@ -59,7 +64,7 @@ def create_app(container: Container, *, deliver_events: bool = True) -> Litestar
         route_handlers=[ProductController, StockController, OrderController],
         before_request=StrictInput(),
         middleware=[
-            rate_limit_middleware(container.config.rate_limit_per_minute()),
+            rate_limit_middleware(buckets),
             DefineMiddleware(BearerAuthMiddleware, authenticate=authenticate, offload=offload),
         ],
     )
@@ -74,6 +79,8 @@ def create_app(container: Container, *, deliver_events: bool = True) -> Litestar
             if callable(stop):
                 await anyio.to_thread.run_sync(stop)
             await anyio.to_thread.run_sync(offload.shutdown)
+            if isinstance(buckets, RedisBuckets):
+                await buckets.close()
 
     app = Litestar(
         route_handlers=[v1, *health_handlers(container), metrics.handler(), assets_router()],

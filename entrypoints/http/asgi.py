@@ -6,15 +6,19 @@ process, so each worker builds its own container (and database pool).
 
 from __future__ import annotations
 
+import os
+
 from litestar import Litestar
 
 from entrypoints.container import build_container
 from entrypoints.http.app import create_app
 from entrypoints.logs import configure_logging
-from entrypoints.settings import Settings
+from entrypoints.settings import SERVING_PROCESSES_ENV, Settings
 
 
 def app_factory() -> Litestar:
     settings = Settings.from_env()
     configure_logging(settings.log_level)
-    return create_app(build_container(settings))
+    # `orderly serve --workers N` tells each worker how many share the rate limit.
+    processes = int(os.environ.get(SERVING_PROCESSES_ENV, "1") or "1")
+    return create_app(build_container(settings), serving_processes=processes)
