@@ -13,7 +13,7 @@ from types import TracebackType
 from sqlalchemy import Connection, insert, text
 from sqlalchemy import exc as sa_exc
 
-from adapters.sql.database import SqlDatabase
+from adapters.sql.database import SqlDatabase, WriteScope
 from adapters.sql.errors import reraise, translate
 from adapters.sql.mapping import envelope_values
 from adapters.sql.outbox_listener import CHANNEL as OUTBOX_CHANNEL
@@ -48,10 +48,23 @@ class SqlUnitOfWork(UnitOfWork):
         correlation_id: str | None = None,
         after_commit: AfterCommit | None = None,
     ) -> None:
-        super().__init__(ids, correlation_id, after_commit)
+        super().__init__(ids, correlation_id, self._when_durable if after_commit else None)
         self._db = database
         self._clock = clock
         self._conn: Connection | None = None
+        self._scope: WriteScope | None = None
+        self._scope_used: WriteScope | None = None  # kept after close, for the hook
+        self._notify = after_commit
+
+    def _when_durable(self, envelopes: list[EventEnvelope]) -> None:
+        # In a write group the events are durable only once the group commits.
+        notify, scope = self._notify, self._scope_used
+        if notify is None:
+            return
+        if scope is None:
+            notify(envelopes)
+        else:
+            scope.after_commit(lambda: notify(envelopes))
 
     def __enter__(self) -> UnitOfWork:
         try:
@@ -77,7 +90,8 @@ class SqlUnitOfWork(UnitOfWork):
                 raise translated from exc
 
     def _begin(self) -> None:
-        conn = self._conn = self._db.begin_write()
+        scope = self._scope = self._scope_used = self._db.open_write()
+        conn = self._conn = scope.conn
         self._queue = WriteQueue(conn)
         self.products = SqlProductRepository(conn, self._queue, self.track)
         self.stock = SqlStockRepository(conn, self._queue, self.track)
@@ -113,16 +127,18 @@ class SqlUnitOfWork(UnitOfWork):
             connection.execute(_NOTIFY_OUTBOX)
 
     def _commit(self) -> None:
-        self._connection().commit()
+        self._connection()
+        assert self._scope is not None
+        self._scope.commit()
 
     def _rollback(self) -> None:
-        if self._conn is not None:
-            self._conn.rollback()
+        if self._scope is not None:
+            self._scope.rollback()
 
     def _close(self) -> None:
-        conn, self._conn = self._conn, None
-        if conn is not None:
-            self._db.end_write(conn)
+        scope, self._scope, self._conn = self._scope, None, None
+        if scope is not None:
+            scope.close()
 
 
 class SqlUnitOfWorkFactory:

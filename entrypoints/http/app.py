@@ -109,4 +109,6 @@ def offload_for(container: Container) -> Offload:
     if storage != "sql":
         return Offload.for_storage(storage, is_sqlite=False, pool_size=0)
     database = container.database()
-    return Offload.for_storage(storage, database.is_sqlite, database.pool_size)
+    return Offload.for_storage(
+        storage, database.is_sqlite, database.pool_size, group=database.group
+    )

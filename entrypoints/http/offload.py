@@ -15,37 +15,56 @@ and the storage decides where that runs:
   no thread waits for a connection, and row locks let writes run side by side.
 - memory://: inline; everything is in-process and brief.
 
-A group commit of queued placements (one transaction, a savepoint each) was
-tried and measured slower on SQLite: two savepoint statements cost more than
-the commit they save (benchmarks/README.md).
+On SQLite the commit is the largest single cost of a placement (writing the
+pages of four tables and their indexes to the WAL), so placements that queue up
+while the writer is busy share one: `place` jobs are group-committed
+(`SqlDatabase.group`), and each caller hears back only after that commit. A
+group that a member spoils is rolled back and its members run again one by one.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextvars
+import threading
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import TypeVar
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 
+# Placements committed together at most; more wait for the next group.
+MAX_GROUP = 64
+
+GroupFactory = Callable[[], AbstractContextManager[Any]]
+
 
 class Offload:
-    def __init__(self, *, inline_reads: bool, threads: int) -> None:
-        """`threads` 0 runs writes inline too."""
+    def __init__(
+        self, *, inline_reads: bool, threads: int, group: GroupFactory | None = None
+    ) -> None:
+        """`threads` 0 runs writes inline too; with `group`, one writer thread runs
+        every write and group-commits placements."""
         self._inline_reads = inline_reads
         self.hops = 0  # thread hops so far (tests keep the request path from growing)
+        self._writer = _GroupWriter(group) if group is not None else None
         self._pool = (
-            ThreadPoolExecutor(threads, thread_name_prefix="orderly-storage") if threads else None
+            ThreadPoolExecutor(threads, thread_name_prefix="orderly-storage")
+            if threads and group is None
+            else None
         )
 
     @classmethod
-    def for_storage(cls, storage: str, is_sqlite: bool, pool_size: int) -> Offload:
+    def for_storage(
+        cls, storage: str, is_sqlite: bool, pool_size: int, group: GroupFactory | None = None
+    ) -> Offload:
         if storage == "memory":
             return cls(inline_reads=True, threads=0)
         if is_sqlite:
-            return cls(inline_reads=True, threads=1)
+            return cls(inline_reads=True, threads=1, group=group)
         return cls(inline_reads=False, threads=pool_size)
 
     async def read(self, fn: Callable[[], T]) -> T:
@@ -56,14 +75,22 @@ class Offload:
 
     async def write(self, fn: Callable[[], T]) -> T:
         """A call that writes, and may read before and after."""
-        return await self._hop(fn)
+        return await self._hop(fn, groupable=False)
 
-    async def _hop(self, fn: Callable[[], T]) -> T:
-        if self._pool is None:
+    async def place(self, fn: Callable[[], T]) -> T:
+        """A write whose whole answer comes from its own unit of work (no read on
+        another connection after it), so it may share a group commit."""
+        return await self._hop(fn, groupable=True)
+
+    async def _hop(self, fn: Callable[[], T], groupable: bool = False) -> T:
+        if self._writer is None and self._pool is None:
             return fn()
         self.hops += 1
         # The context goes along, so log lines written in the thread keep the request id.
         context = contextvars.copy_context()
+        if self._writer is not None:
+            return await self._writer.submit(fn, context, groupable)
+        assert self._pool is not None
         return await asyncio.get_running_loop().run_in_executor(self._pool, context.run, fn)
 
     def __deepcopy__(self, memo: dict[int, object]) -> Offload:
@@ -72,5 +99,105 @@ class Offload:
         return self
 
     def shutdown(self) -> None:
+        if self._writer is not None:
+            self._writer.stop()
         if self._pool is not None:
             self._pool.shutdown(wait=True)
+
+
+@dataclass(eq=False)
+class _Job:
+    fn: Callable[[], Any]
+    context: contextvars.Context
+    groupable: bool
+    loop: asyncio.AbstractEventLoop
+    future: asyncio.Future[Any]
+    outcome: tuple[bool, Any] = field(default=(False, None))  # (ok, value or exception)
+
+    def run(self) -> None:
+        try:
+            self.outcome = (True, self.context.run(self.fn))
+        except Exception as exc:  # handed to the awaiting request
+            self.outcome = (False, exc)
+
+    def answer(self) -> None:
+        self.loop.call_soon_threadsafe(_settle, self.future, self.outcome)
+
+
+def _settle(future: asyncio.Future[Any], outcome: tuple[bool, Any]) -> None:
+    if future.done():  # the client went away
+        return
+    ok, value = outcome
+    if ok:
+        future.set_result(value)
+    else:
+        future.set_exception(value)
+
+
+class _GroupWriter:
+    """One thread runs every write; placements queued together share one commit."""
+
+    def __init__(self, group: GroupFactory) -> None:
+        self._group = group
+        self._queue: deque[_Job | None] = deque()
+        self._ready = threading.Condition()
+        self._thread = threading.Thread(target=self._run, name="orderly-writer", daemon=True)
+        self._thread.start()
+
+    async def submit(self, fn: Callable[[], T], context: contextvars.Context, groupable: bool) -> T:
+        loop = asyncio.get_running_loop()
+        job = _Job(fn, context, groupable, loop, loop.create_future())
+        with self._ready:
+            self._queue.append(job)
+            self._ready.notify()
+        result: T = await job.future
+        return result
+
+    def stop(self) -> None:
+        with self._ready:
+            self._queue.append(None)
+            self._ready.notify()
+        self._thread.join(30)
+
+    def _take(self) -> list[_Job | None]:
+        with self._ready:
+            while not self._queue:
+                self._ready.wait()
+            jobs = list(self._queue)
+            self._queue.clear()
+        return jobs
+
+    def _run(self) -> None:
+        while True:
+            batch: list[_Job] = []
+            for job in self._take():
+                if job is None:  # stop: finish what was queued before it
+                    self._flush(batch)
+                    return
+                if job.groupable:
+                    batch.append(job)
+                    if len(batch) == MAX_GROUP:
+                        self._flush(batch)
+                        batch = []
+                    continue
+                self._flush(batch)
+                batch = []
+                job.run()
+                job.answer()
+            self._flush(batch)
+
+    def _flush(self, jobs: list[_Job]) -> None:
+        if len(jobs) > 1:
+            try:
+                with self._group():
+                    for job in jobs:
+                        job.run()
+            except Exception:  # spoiled, or the commit failed: nothing of it was kept
+                pass
+            else:
+                for job in jobs:
+                    job.answer()
+                return
+        for job in jobs:  # alone: in its own transaction, as if no group had been tried
+            job.run()
+            job.answer()

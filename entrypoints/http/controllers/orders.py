@@ -81,7 +81,7 @@ class OrderController(Controller):
             idempotency_key=idempotency_key,
         )
         place_order, correlation_id = services.place_order, services.correlation_id
-        result = await services.offload.write(lambda: place_order(command, correlation_id))
+        result = await services.offload.place(lambda: place_order(command, correlation_id))
         headers = {"Location": f"/v1/orders/{result.order.id}"}
         if result.replayed:
             headers["Idempotent-Replayed"] = "true"
