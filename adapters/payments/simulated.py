@@ -165,12 +165,15 @@ class SimulatedGateway:
         failure_rate: float = 0.0,
         seed: int | None = None,
         ledger_path: str | None = None,
+        memory_ledger_keys: int = MEMORY_LEDGER_KEYS,
     ) -> None:
         self._decline_above = decline_above
         self._failure_rate = failure_rate
         self._random = random.Random(seed)
         self._lock = threading.Lock()
-        self._store = _SqliteLedger(ledger_path) if ledger_path else _MemoryLedger()
+        self._store = (
+            _SqliteLedger(ledger_path) if ledger_path else _MemoryLedger(memory_ledger_keys)
+        )
         # The latest decisions this process made, in order: a bounded window for tests and
         # demos; the whole ledger is in the store (`entries()`, `charges()`, ...).
         self.ledger: deque[LedgerEntry] = deque(maxlen=RECENT)
