@@ -9,16 +9,21 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import deque
 
 from core.ports.notifications import Notification
 
 logger = logging.getLogger("orderly.notifications")
 
+RECENT = 1000
+"""How many of the latest notifications `sent` keeps: memory stays bounded however long
+the process runs (the log line is the record; `sent` is a window for tests and demos)."""
+
 
 class LogNotifier:
-    def __init__(self) -> None:
+    def __init__(self, recent: int = RECENT) -> None:
         self._lock = threading.Lock()
-        self.sent: list[Notification] = []
+        self.sent: deque[Notification] = deque(maxlen=recent)
 
     def send(self, notification: Notification) -> None:
         logger.info(

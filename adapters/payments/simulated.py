@@ -18,7 +18,7 @@ import random
 import sqlite3
 import threading
 import uuid
-from collections import Counter
+from collections import Counter, OrderedDict, deque
 from dataclasses import dataclass
 
 from core.domain.money import Money
@@ -40,9 +40,18 @@ class LedgerEntry:
     status: str = ""  # charges: "captured" | "declined"; refunds: "refunded"
 
 
+RECENT = 1000
+"""How many of this process's latest decisions `SimulatedGateway.ledger` keeps."""
+
+MEMORY_LEDGER_KEYS = 100_000
+"""How many keys the in-process ledger remembers (oldest forgotten first), like a real
+gateway that keeps idempotency keys for a while, not forever. `ledger_path` keeps all."""
+
+
 class _MemoryLedger:
-    def __init__(self) -> None:
-        self.entries: dict[tuple[str, str], LedgerEntry] = {}
+    def __init__(self, capacity: int = MEMORY_LEDGER_KEYS) -> None:
+        self._capacity = capacity
+        self.entries: OrderedDict[tuple[str, str], LedgerEntry] = OrderedDict()
         self.calls: Counter[tuple[str, str]] = Counter()
 
     def decide(self, proposal: LedgerEntry) -> tuple[LedgerEntry, bool]:
@@ -54,6 +63,9 @@ class _MemoryLedger:
         if existing is not None:
             return existing, False
         self.entries[slot] = proposal
+        while len(self.entries) > self._capacity:
+            forgotten, _ = self.entries.popitem(last=False)
+            self.calls.pop(forgotten, None)
         return proposal, True
 
     def find(self, kind: str, key: str) -> LedgerEntry | None:
@@ -153,13 +165,18 @@ class SimulatedGateway:
         failure_rate: float = 0.0,
         seed: int | None = None,
         ledger_path: str | None = None,
+        memory_ledger_keys: int = MEMORY_LEDGER_KEYS,
     ) -> None:
         self._decline_above = decline_above
         self._failure_rate = failure_rate
         self._random = random.Random(seed)
         self._lock = threading.Lock()
-        self._store = _SqliteLedger(ledger_path) if ledger_path else _MemoryLedger()
-        self.ledger: list[LedgerEntry] = []  # decisions this process made, in order
+        self._store = (
+            _SqliteLedger(ledger_path) if ledger_path else _MemoryLedger(memory_ledger_keys)
+        )
+        # The latest decisions this process made, in order: a bounded window for tests and
+        # demos; the whole ledger is in the store (`entries()`, `charges()`, ...).
+        self.ledger: deque[LedgerEntry] = deque(maxlen=RECENT)
 
     def _maybe_fail(self) -> None:
         if self._failure_rate and self._random.random() < self._failure_rate:

@@ -14,7 +14,7 @@ from sqlalchemy import Connection, insert, text
 from sqlalchemy import exc as sa_exc
 
 from adapters.sql.database import SqlDatabase, WriteScope
-from adapters.sql.errors import reraise, translate
+from adapters.sql.errors import reraise, translate_driver_error
 from adapters.sql.mapping import envelope_values
 from adapters.sql.outbox_listener import CHANNEL as OUTBOX_CHANNEL
 from adapters.sql.repositories import (
@@ -83,9 +83,10 @@ class SqlUnitOfWork(UnitOfWork):
         except sa_exc.SQLAlchemyError as error:
             reraise(error)
         # A database error inside the block becomes the core's signal: a lost race
-        # (ConcurrencyConflict, retried by the use case) or DependencyUnavailable.
-        if isinstance(exc, sa_exc.SQLAlchemyError):
-            translated = translate(exc)
+        # (ConcurrencyConflict, retried by the use case), DependencyUnavailable, or a
+        # value the driver or database refused (ValidationError).
+        if exc is not None:
+            translated = translate_driver_error(exc)
             if translated is not None:
                 raise translated from exc
 

@@ -7,7 +7,9 @@ from datetime import datetime
 
 from core.domain.errors import FieldProblem, ValidationError
 from core.domain.events import EventRecorder, ProductCreated, ProductUpdated
+from core.domain.limits import MAX_PRICE
 from core.domain.money import Money
+from core.domain.text import is_nonblank_text
 
 SKU_PATTERN = re.compile(r"^[A-Z0-9][A-Z0-9-]{1,31}$")
 NAME_MAX = 200
@@ -27,36 +29,37 @@ def validate_sku(sku: str, field: str = "sku") -> str:
     return sku
 
 
-def is_text(value: str) -> bool:
-    """A lone surrogate (legal in JSON as "\\ud800") is not text: no storage can encode it."""
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
 def validate_name(name: str) -> str:
-    if (
-        not isinstance(name, str)
-        or not (1 <= len(name) <= NAME_MAX)
-        or not name.strip()
-        or not is_text(name)
-    ):
+    if not isinstance(name, str) or not (1 <= len(name) <= NAME_MAX) or not is_nonblank_text(name):
         raise ValidationError(
-            f"invalid product name: 1-{NAME_MAX} characters, not blank",
-            [FieldProblem("name", f"must be 1-{NAME_MAX} characters and not blank")],
+            f"invalid product name: 1-{NAME_MAX} characters, not blank, no control characters",
+            [
+                FieldProblem(
+                    "name", f"must be 1-{NAME_MAX} characters, not blank, no control characters"
+                )
+            ],
         )
     return name
 
 
-def validate_price(price: int) -> int:
-    if isinstance(price, bool) or not isinstance(price, int) or price < 0:
+def _check_price(price: int, high: int | None) -> int:
+    if (
+        isinstance(price, bool)
+        or not isinstance(price, int)
+        or price < 0
+        or (high is not None and price > high)
+    ):
+        bound = f"0-{high}" if high is not None else ">= 0"
         raise ValidationError(
-            f"invalid price {price!r}: an integer number of minor units >= 0",
-            [FieldProblem("price", "must be an integer >= 0 (minor units)")],
+            f"invalid price {price!r}: an integer number of minor units, {bound}",
+            [FieldProblem("price", f"must be an integer {bound} (minor units)")],
         )
     return price
+
+
+def validate_price(price: int) -> int:
+    """A price a product may be given: 0-10^12 minor units (SPEC section 2)."""
+    return _check_price(price, MAX_PRICE)
 
 
 def validate_active(active: bool) -> bool:
@@ -81,8 +84,13 @@ class Product(EventRecorder):
     ) -> None:
         super().__init__()
         self.sku = validate_sku(sku)
-        self.name = validate_name(name)
-        validate_price(price.amount)
+        if not isinstance(name, str) or not name:
+            raise ValidationError("a product has a name")
+        self.name = name
+        # Loading is lenient about the rules added later (no control characters, the price
+        # cap): a row stored before them must still load, to be renamed or repriced;
+        # creating, renaming and repricing enforce them.
+        _check_price(price.amount, None)
         self.price = price
         self.active = validate_active(active)
         self.version = version
@@ -91,6 +99,8 @@ class Product(EventRecorder):
 
     @classmethod
     def create(cls, sku: str, name: str, price: Money, active: bool, now: datetime) -> Product:
+        validate_name(name)
+        validate_price(price.amount)
         product = cls(sku, name, price, active, version=1, created_at=now, updated_at=now)
         product.record(
             ProductCreated(

@@ -9,11 +9,33 @@ store and ship them unchanged.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar
 
+from core.domain.errors import DomainError
+
 SCHEMA_VERSION = 1
+"""The payload version this code writes, and the newest it can read."""
+
+Payload = dict[str, Any]
+Upcaster = Callable[[Payload], Payload]
+
+UPCASTERS: dict[tuple[str, int], Upcaster] = {}
+"""(event type, version v) -> a function turning a version-v payload into a version v+1 one.
+
+Empty while every event is at its first version. When a payload changes shape, bump
+SCHEMA_VERSION and register the step from the old version here: a consumer then reads
+every version ever written (SPEC section 1, events).
+"""
+
+
+class UnsupportedEventVersion(DomainError):
+    """An event written by a newer producer than this consumer: it is refused (and, after
+    the delivery attempts, dead-lettered) rather than misread; replay it after upgrading."""
+
+    code = "unsupported_event_version"
 
 
 @dataclass(frozen=True)
@@ -141,6 +163,18 @@ EVENT_TYPES: dict[str, type[DomainEvent]] = {
 }
 
 
+_FIELDS: dict[type[DomainEvent], frozenset[str]] = {}
+
+
+def _field_names(cls: type[DomainEvent]) -> frozenset[str]:
+    names = _FIELDS.get(cls)
+    if names is None:
+        names = _FIELDS[cls] = frozenset(
+            f.name for f in dataclasses.fields(cls) if f.name != "occurred_at"
+        )
+    return names
+
+
 @dataclass(frozen=True)
 class EventEnvelope:
     """An event as stored in the outbox and delivered to handlers."""
@@ -165,9 +199,37 @@ class EventEnvelope:
             payload=event.payload(),
         )
 
-    def to_event(self) -> DomainEvent:
-        cls = EVENT_TYPES[self.type]
-        return cls(occurred_at=self.occurred_at, **self.payload)
+    def to_event(
+        self,
+        upcasters: dict[tuple[str, int], Upcaster] | None = None,
+        current: int = SCHEMA_VERSION,
+    ) -> DomainEvent:
+        """The event, from a payload of any version up to `current` (SCHEMA_VERSION).
+
+        Older payloads are upcast step by step (`upcasters`, default UPCASTERS); fields this
+        code does not know (a newer producer's additions) are ignored; a version newer than
+        `current` is refused.
+        """
+        cls = EVENT_TYPES.get(self.type)
+        if cls is None:
+            raise UnsupportedEventVersion(f"unknown event type {self.type!r}")
+        version = self.schema_version
+        if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+            raise UnsupportedEventVersion(f"{self.type} has no schema version {version!r}")
+        if version > current:
+            raise UnsupportedEventVersion(
+                f"{self.type} {self.event_id} is schema version {version}; this consumer reads "
+                f"up to {current}"
+            )
+        steps = UPCASTERS if upcasters is None else upcasters
+        payload = dict(self.payload)
+        while version < current:
+            step = steps.get((self.type, version))
+            if step is not None:
+                payload = step(payload)
+            version += 1
+        known = _field_names(cls)
+        return cls(occurred_at=self.occurred_at, **{k: v for k, v in payload.items() if k in known})
 
     def to_dict(self) -> dict[str, Any]:
         return {

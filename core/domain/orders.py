@@ -21,10 +21,8 @@ from core.domain.events import (
     OrderPlaced,
     OrderShipped,
 )
+from core.domain.limits import MAX_LINES, MAX_ORDER_TOTAL, MAX_QUANTITY
 from core.domain.money import Money
-
-MAX_LINES = 100
-MAX_QUANTITY = 1000
 
 
 class OrderStatus(enum.StrEnum):
@@ -131,6 +129,14 @@ class Order(EventRecorder):
         now: datetime,
     ) -> Order:
         validate_lines([RequestedLine(line.sku, line.quantity) for line in lines])
+        total = sum(line.line_total for line in lines)
+        if total > MAX_ORDER_TOTAL:
+            # Only a price stored before the cap existed can get here (10^12 * 1000 * 100
+            # is the cap): refuse rather than overflow a 64-bit total column.
+            raise ValidationError(
+                f"the order total {total} is above the limit of {MAX_ORDER_TOTAL} minor units",
+                [FieldProblem("lines", f"the total must be at most {MAX_ORDER_TOTAL}")],
+            )
         order = cls(
             order_id,
             customer_id,

@@ -10,9 +10,27 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from core.domain.catalog import is_text, validate_sku
+from core.domain.catalog import validate_sku
 from core.domain.errors import FieldProblem, StockBelowReserved, ValidationError
 from core.domain.events import EventRecorder, StockAdjusted
+from core.domain.limits import MAX_STOCK
+from core.domain.text import is_nonblank_text
+
+REASON_MAX = 200
+
+
+def validate_reason(reason: str) -> str:
+    if not isinstance(reason, str) or len(reason) > REASON_MAX or not is_nonblank_text(reason):
+        raise ValidationError(
+            f"reason must be 1-{REASON_MAX} characters, not blank, no control characters",
+            [
+                FieldProblem(
+                    "reason",
+                    f"must be 1-{REASON_MAX} characters, not blank, no control characters",
+                )
+            ],
+        )
+    return reason
 
 
 class StockItem(EventRecorder):
@@ -73,10 +91,14 @@ class StockItem(EventRecorder):
         return quantity
 
     def set_on_hand(self, on_hand: int, now: datetime, reason: str = "set") -> None:
-        if isinstance(on_hand, bool) or not isinstance(on_hand, int) or on_hand < 0:
+        if (
+            isinstance(on_hand, bool)
+            or not isinstance(on_hand, int)
+            or not 0 <= on_hand <= MAX_STOCK
+        ):
             raise ValidationError(
-                f"on_hand must be an integer >= 0, got {on_hand!r}",
-                [FieldProblem("on_hand", "must be an integer >= 0")],
+                f"on_hand must be an integer 0-{MAX_STOCK}, got {on_hand!r}",
+                [FieldProblem("on_hand", f"must be an integer 0-{MAX_STOCK}")],
             )
         if on_hand < self.reserved:
             raise StockBelowReserved(
@@ -104,12 +126,14 @@ class StockItem(EventRecorder):
                 "delta must be a non-zero integer",
                 [FieldProblem("delta", "must be a non-zero integer")],
             )
-        if not reason or not reason.strip() or len(reason) > 200 or not is_text(reason):
-            raise ValidationError(
-                "reason must be 1-200 characters",
-                [FieldProblem("reason", "must be 1-200 characters and not blank")],
-            )
+        validate_reason(reason)
         target = self.on_hand + delta
+        if target > MAX_STOCK:
+            raise ValidationError(
+                f"adjusting {self.sku} by {delta} would leave on_hand at {target}, "
+                f"above the limit of {MAX_STOCK}",
+                [FieldProblem("delta", f"would take on_hand above {MAX_STOCK}")],
+            )
         if target < 0:
             raise StockBelowReserved(
                 f"adjusting {self.sku} by {delta} would leave on_hand at {target}, below zero"

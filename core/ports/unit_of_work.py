@@ -14,6 +14,7 @@ from types import TracebackType
 from typing import Protocol
 
 from core.domain.events import EventEnvelope, EventRecorder
+from core.domain.text import is_correlation_id
 from core.ports.repositories import (
     IdempotencyRepository,
     Inbox,
@@ -42,7 +43,9 @@ class UnitOfWork(ABC):
         after_commit: Callable[[list[EventEnvelope]], None] | None = None,
     ) -> None:
         self._ids = ids
-        self.correlation_id = correlation_id or ids.new_id()
+        # What the 64-character correlation_id column can store (SPEC: X-Request-ID), or a
+        # fresh id: an entrypoint that let a longer or stranger one through cannot break a write.
+        self.correlation_id = correlation_id if is_correlation_id(correlation_id) else ids.new_id()
         self._after_commit = after_commit
         self._tracked: list[EventRecorder] = []
         # Identities of the tracked aggregates: a batch tracks thousands, and a linear

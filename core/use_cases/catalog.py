@@ -8,6 +8,7 @@ from datetime import datetime
 
 from core.domain.catalog import Product, validate_name, validate_price, validate_sku
 from core.domain.errors import AlreadyExists, DomainError, NotFound, ValidationError
+from core.domain.limits import MAX_STOCK
 from core.domain.money import Money
 from core.domain.stock import StockItem
 from core.ports.errors import ConcurrencyConflict
@@ -119,6 +120,10 @@ class ImportProducts:
                 validate_price(row.price)
                 if isinstance(row.on_hand, bool) or row.on_hand < 0:
                     raise ValidationError(f"invalid on_hand {row.on_hand}: must be >= 0")
+                if row.on_hand > MAX_STOCK:
+                    raise ValidationError(
+                        f"invalid on_hand {row.on_hand}: must be at most {MAX_STOCK}"
+                    )
                 if row.sku in seen:
                     raise ValidationError(f"SKU {row.sku} appears earlier in the file")
             except DomainError as exc:

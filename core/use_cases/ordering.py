@@ -30,7 +30,7 @@ from core.ports.errors import ConcurrencyConflict, DuplicateIdempotencyKey
 from core.ports.queries import OrderView
 from core.ports.system import Clock, IdGenerator
 from core.ports.unit_of_work import UnitOfWork, UnitOfWorkFactory
-from core.use_cases.support import Actor, with_retries
+from core.use_cases.support import Actor, require_plausible_order_id, with_retries
 from core.use_cases.views import order_view, order_view_from_dict, order_view_to_dict
 
 
@@ -173,6 +173,8 @@ class CancelOrder:
             CancelReason.ADMIN_REQUEST if cmd.actor.is_admin else CancelReason.CUSTOMER_REQUEST
         )
 
+        require_plausible_order_id(cmd.order_id)
+
         def attempt() -> OrderView:
             with self._uow(correlation_id) as uow:
                 order = uow.orders.get(cmd.order_id)
@@ -206,6 +208,7 @@ class ShipOrder:
 
     def __call__(self, cmd: ShipOrderCommand, correlation_id: str | None = None) -> OrderView:
         cmd.actor.require_admin()
+        require_plausible_order_id(cmd.order_id)
 
         def attempt() -> OrderView:
             with self._uow(correlation_id) as uow:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
-from core.domain.catalog import validate_sku
+from core.domain.catalog import SKU_PATTERN, validate_sku
 from core.domain.errors import FieldProblem, NotFound, ValidationError
 from core.domain.events import EventEnvelope
 from core.domain.orders import OrderStatus
+from core.domain.text import is_plausible_id
 from core.ports.queries import (
     OrderKey,
     OrderView,
@@ -22,6 +23,7 @@ from core.use_cases.support import (
     Actor,
     decode_cursor,
     encode_cursor,
+    require_plausible_order_id,
     validate_limit,
 )
 
@@ -43,7 +45,8 @@ class ProductQueries:
         after = None
         if cursor is not None:
             after = decode_cursor(cursor).get("s")
-            if not isinstance(after, str):
+            # A product cursor holds a SKU: anything else (NUL, a surrogate) was forged.
+            if not isinstance(after, str) or not SKU_PATTERN.fullmatch(after):
                 raise ValidationError(
                     "cursor is not one this service issued",
                     [FieldProblem("cursor", "must be a next_cursor from a products page")],
@@ -66,6 +69,7 @@ class OrderQueries:
         self._q = queries
 
     def get(self, order_id: str, actor: Actor) -> OrderView:
+        require_plausible_order_id(order_id)
         view = self._q.get_order(order_id)
         if view is None:
             raise NotFound(f"order {order_id} not found")
@@ -87,16 +91,28 @@ class OrderQueries:
                 f"unknown status {status!r}: one of {allowed}",
                 [FieldProblem("status", f"must be one of {allowed}")],
             )
+        if customer_id is not None and not is_plausible_id(customer_id):
+            raise ValidationError(
+                "customer_id cannot be a principal id",
+                [FieldProblem("customer_id", "must be 1-64 characters, no control characters")],
+            )
         # Customers always see their own orders, whatever filter they pass.
         owner = customer_id if actor.is_admin else actor.principal_id
         before = None
         if cursor is not None:
             data = decode_cursor(cursor)
             try:
-                before = OrderKey(datetime.fromisoformat(data["c"]), str(data["i"]))
-                if before.created_at.tzinfo is None:  # a forged cursor: naive times don't compare
+                created_at = datetime.fromisoformat(data["c"])
+                if created_at.tzinfo is None:  # a forged cursor: naive times don't compare
                     raise ValueError("cursor time has no time zone")
-            except (KeyError, TypeError, ValueError):
+                # A forged time at the edge of the calendar (0001-01-01T00:00:00+05:00)
+                # overflows on the way to UTC: refuse it here, not in a driver.
+                created_at = created_at.astimezone(UTC)
+                order_id = data["i"]
+                if not is_plausible_id(order_id):
+                    raise ValueError("cursor id is not an order id")
+                before = OrderKey(created_at, order_id)
+            except (KeyError, TypeError, ValueError, OverflowError):
                 raise ValidationError(
                     "cursor is not one this service issued",
                     [FieldProblem("cursor", "must be a next_cursor from an orders page")],

@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 
 from core.domain.errors import FieldProblem, NotFound, PermissionDenied, ValidationError
 from core.domain.principals import Role
+from core.domain.text import is_plausible_id
 from core.ports.errors import ConcurrencyConflict
 
 T = TypeVar("T")
@@ -42,6 +43,14 @@ class Actor:
         """Customers see their own orders only; another's is reported as missing."""
         if not self.is_admin and customer_id != self.principal_id:
             raise NotFound(f"{what} not found")
+
+
+def require_plausible_order_id(order_id: str) -> str:
+    """An order id that no order can have (NUL, a surrogate, 65+ characters) is simply
+    not found: it is refused here, before a driver that would choke on it sees it."""
+    if not is_plausible_id(order_id):
+        raise NotFound(f"order {order_id!r} not found")
+    return order_id
 
 
 def with_retries(operation: Callable[[], T], attempts: int = 8) -> T:

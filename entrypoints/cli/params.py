@@ -13,12 +13,13 @@ import click
 
 from core.domain.catalog import validate_name, validate_sku
 from core.domain.errors import ValidationError
+from core.domain.limits import MAX_PRICE, MAX_STOCK
 from core.domain.principals import validate_principal_name
 
-# Storage keeps amounts and counts in 64-bit integers; larger values are refused
-# here rather than failing a whole transaction in the database.
-MAX_AMOUNT = 2**63 - 1
-MAX_QUANTITY = 2**31 - 1
+# The limits of SPEC section 2, the same constants the HTTP schemas and the core use:
+# a price the API would refuse is refused here too, with the same bound in the message.
+MAX_AMOUNT = MAX_PRICE
+MAX_QUANTITY = MAX_STOCK
 
 _INTEGER = re.compile(r"[+-]?[0-9]+")
 _DECIMAL = re.compile(r"[+-]?[0-9]*[.,][0-9]+")

@@ -6,6 +6,13 @@ import re
 from collections.abc import Callable
 
 _TAG = re.compile(r'\s*(W/)?"([^"]*)"\s*(?:,|$)')
+# Our tags are a version: ASCII digits only (str.isdigit() also takes "²", which int()
+# refuses), and few enough to be a 64-bit integer a database can compare.
+_VERSION = re.compile(r"[0-9]{1,18}", re.ASCII)
+
+
+def is_version_tag(opaque: str) -> bool:
+    return _VERSION.fullmatch(opaque) is not None
 
 
 def etag(version: int) -> str:
@@ -34,7 +41,7 @@ def if_match_versions(header: str | None) -> set[int] | None:
     """
     if header is None or header.strip() == "*":
         return None
-    return {int(opaque) for weak, opaque in _tags(header) if not weak and opaque.isdigit()}
+    return {int(opaque) for weak, opaque in _tags(header) if not weak and is_version_tag(opaque)}
 
 
 NEVER = -1  # a version no order has: the precondition fails once the order is found

@@ -114,6 +114,7 @@ _DESCRIPTIONS = {
     409: "Conflicts with the current state",
     412: "If-Match does not match the order's current ETag",
     413: "Request body over 64 KiB",
+    415: "A request body sent with a Content-Type other than application/json",
     422: "The input breaks the schema or a domain rule",
     429: "Too many requests for this API key (see Retry-After)",
     503: "A dependency (database, broker) is down",
@@ -121,8 +122,9 @@ _DESCRIPTIONS = {
 
 
 def problems(*statuses: int) -> dict[int, ResponseSpec]:
-    """Problem+json responses of an operation; any /v1 one may answer 400, 401, 422, 429, 503."""
-    wanted = sorted({*statuses, 400, 401, 422, 429, 503})
+    """Problem+json responses of an operation; any /v1 one may answer 400, 401, 415, 422, 429,
+    503 (415: a body that is not JSON, even to an operation that takes none)."""
+    wanted = sorted({*statuses, 400, 401, 415, 422, 429, 503})
     return {
         status: ResponseSpec(
             data_container=Problem,

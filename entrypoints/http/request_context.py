@@ -8,7 +8,6 @@ correlation id, so it lands in the events the request causes.
 
 from __future__ import annotations
 
-import re
 import time
 import uuid
 from typing import Any
@@ -18,9 +17,10 @@ from litestar.datastructures import MutableScopeHeaders
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
+from core.domain.text import is_correlation_id
+
 HEADER = "X-Request-ID"
 _STATE_KEY = "orderly_request_id"
-_ACCEPTABLE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 access_log = structlog.get_logger("orderly.http.access")
 
@@ -35,7 +35,7 @@ def _incoming_id(scope: Scope) -> str | None:
     for name, value in scope.get("headers", ()):
         if name.lower() == b"x-request-id":
             text = value.decode("latin-1")
-            return text if _ACCEPTABLE.match(text) else None
+            return text if is_correlation_id(text) else None  # what the events can store
     return None
 
 

@@ -15,13 +15,13 @@ import msgspec
 from msgspec import Meta
 
 from core.domain.events import EventEnvelope
+from core.domain.limits import MAX_LINES, MAX_PRICE, MAX_QUANTITY, MAX_STOCK
+from core.domain.text import TEXT_PATTERN
 from core.ports.queries import OrderView, ProductView, StockView
 
 SKU_PATTERN = "^[A-Z0-9][A-Z0-9-]{1,31}$"
-# Bounds that keep every stored amount inside a signed 64-bit column: a price of
-# at most 10^12 minor units times 1000 units times 100 lines stays below 2^63.
-MAX_PRICE = 1_000_000_000_000
-MAX_STOCK = 1_000_000_000
+# The limits and the text rule are the core's (core.domain.limits, core.domain.text): the
+# CLI and the import read the same constants, so no entrypoint accepts what another refuses.
 
 Sku = Annotated[
     str,
@@ -31,16 +31,35 @@ Sku = Annotated[
         examples=["MUG-01"],
     ),
 ]
-Name = Annotated[str, Meta(min_length=1, max_length=200, pattern=r"\S", examples=["Coffee mug"])]
+NO_CONTROL = "not blank; no control characters (NUL, newline, ...)"
+Name = Annotated[
+    str,
+    Meta(
+        min_length=1,
+        max_length=200,
+        pattern=TEXT_PATTERN,
+        description=f"1-200 characters, {NO_CONTROL}",
+        examples=["Coffee mug"],
+    ),
+]
 Price = Annotated[
     int, Meta(ge=0, le=MAX_PRICE, description="Minor units of the store currency", examples=[1250])
 ]
-Quantity = Annotated[int, Meta(ge=1, le=1000)]
+Quantity = Annotated[int, Meta(ge=1, le=MAX_QUANTITY)]
 OnHand = Annotated[int, Meta(ge=0, le=MAX_STOCK)]
 Delta = Annotated[
     int, Meta(ge=-MAX_STOCK, le=MAX_STOCK, description="Non-zero change of on_hand", examples=[5])
 ]
-Reason = Annotated[str, Meta(min_length=1, max_length=200, pattern=r"\S", examples=["recount"])]
+Reason = Annotated[
+    str,
+    Meta(
+        min_length=1,
+        max_length=200,
+        pattern=TEXT_PATTERN,
+        description=f"1-200 characters, {NO_CONTROL}",
+        examples=["recount"],
+    ),
+]
 OrderStatusName = Literal["pending_payment", "paid", "shipped", "cancelled"]
 CancelReasonName = Literal[
     "customer_request", "admin_request", "payment_declined", "payment_timeout"
@@ -78,7 +97,7 @@ class OrderLineIn(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
 
 
 class PlaceOrderIn(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
-    lines: Annotated[list[OrderLineIn], Meta(min_length=1, max_length=100)]
+    lines: Annotated[list[OrderLineIn], Meta(min_length=1, max_length=MAX_LINES)]
 
 
 class ProductOut(msgspec.Struct, frozen=True):

@@ -6,6 +6,11 @@ its schema is refused, so each handler's declared `data` type is decoded
 strictly (not JSON at all is 400, JSON that breaks the schema is 422 naming the
 field) and an undeclared query parameter, usually a typo such as `?stauts=`,
 is 422 rather than silently ignored.
+
+Bodies are JSON: a body declared as anything but `application/json` (or `+json`) is
+415 before it is decoded, so a form post or a `text/plain` "simple request" from a browser
+cannot place an order. An operation that takes no body (cancel, ship) accepts none or
+`{}`; anything else is 422, so a client that thinks it passes options learns it does not.
 """
 
 from __future__ import annotations
@@ -35,6 +40,53 @@ def field_problem(error: msgspec.ValidationError) -> FieldProblem:
     if named:
         path = f"{path}.{named.group('name')}" if path else named.group("name")
     return FieldProblem(path or "body", message.replace("`", ""))
+
+
+def is_json_media_type(content_type: str | None) -> bool:
+    """`application/json` or a `+json` type such as `application/merge-patch+json`."""
+    if not content_type:
+        return False
+    media = content_type.split(";", 1)[0].strip().lower()
+    kind, _, subtype = media.partition("/")
+    return kind == "application" and (subtype == "json" or subtype.endswith("+json"))
+
+
+def require_json_content_type(request: Request[Any, Any, Any]) -> None:
+    """415 unless the body is declared JSON. A body with no Content-Type at all is read as
+    JSON (RFC 9110 lets the recipient decide); a browser's cross-site "simple request"
+    always declares one (text/plain, a form, multipart), and that is refused."""
+    content_type = request.headers.get("content-type")
+    if content_type is None:
+        return
+    if not is_json_media_type(content_type):
+        raise ProblemException(
+            415,
+            "unsupported_media_type",
+            f"the request body must be sent as application/json, not {content_type}",
+        )
+
+
+async def refuse_unexpected_body(request: Request[Any, Any, Any]) -> None:
+    """An operation without a body parameter takes no body, or `{}`."""
+    if request.method not in {"POST", "PUT", "PATCH", "DELETE"}:
+        return
+    raw = await request.body()
+    if not raw.strip():
+        return
+    require_json_content_type(request)
+    try:
+        value = msgspec.json.decode(raw)
+    except msgspec.DecodeError as exc:
+        raise ProblemException(
+            400, "malformed_json", f"the request body is not valid JSON: {exc}"
+        ) from None
+    if value != {}:
+        raise ProblemException(
+            422,
+            "validation_error",
+            "this operation takes no body: send none, or {}",
+            [FieldProblem("body", "must be empty or {}")],
+        )
 
 
 class StrictInput:
@@ -85,10 +137,12 @@ class StrictInput:
             )
         data = handler.parsed_fn_signature.parameters.get("data")
         if data is None:
+            await refuse_unexpected_body(request)
             return None
         raw = await request.body()
         if not raw.strip():
             raise ProblemException(400, "malformed_json", "the request body must be a JSON object")
+        require_json_content_type(request)
         try:
             self._decoder(data.annotation).decode(raw)
         except msgspec.ValidationError as exc:

@@ -20,12 +20,12 @@ STORAGES = ["memory", "sqlite"]
 
 
 def make_container(storage: str, tmp_path: Path, **settings: Any) -> Container:
+    """`storage` is "memory", "sqlite" or a PostgreSQL URL (see the `postgres_url` fixture)."""
     settings.setdefault("rate_limit_per_minute", 100_000)
     if storage == "memory":
         return build_container(Settings(database_url="memory://", **settings))
-    container = build_container(
-        Settings(database_url=f"sqlite:///{tmp_path / 'orderly.db'}", **settings)
-    )
+    url = storage if storage.startswith("postgresql") else f"sqlite:///{tmp_path / 'orderly.db'}"
+    container = build_container(Settings(database_url=url, **settings))
     migrate.upgrade(container.database(), "head")
     return container
 
