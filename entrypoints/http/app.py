@@ -23,6 +23,7 @@ from entrypoints.http.controllers.health import health_handlers
 from entrypoints.http.controllers.orders import OrderController
 from entrypoints.http.controllers.products import ProductController
 from entrypoints.http.controllers.stock import StockController
+from entrypoints.http.controllers.webhooks import webhook_controller, webhook_lifespan
 from entrypoints.http.dependencies import dependencies
 from entrypoints.http.metrics import AppMetrics, prometheus_config
 from entrypoints.http.openapi_docs import (
@@ -53,7 +54,12 @@ def create_app(container: Container, *, deliver_events: bool = True) -> Litestar
 
     v1 = Router(
         path="/v1",
-        route_handlers=[ProductController, StockController, OrderController],
+        route_handlers=[
+            ProductController,
+            StockController,
+            OrderController,
+            webhook_controller(container),
+        ],
         before_request=StrictInput(),
         middleware=[
             rate_limit_config(container.config.rate_limit_per_minute()).middleware,
@@ -82,7 +88,7 @@ def create_app(container: Container, *, deliver_events: bool = True) -> Litestar
         openapi_config=openapi_config(),
         plugins=[ClosedStructSchemaPlugin()],
         request_max_body_size=MAX_BODY_BYTES,
-        lifespan=[delivery],
+        lifespan=[delivery, webhook_lifespan(container, deliver_events)],
         logging_config=None,
         debug=False,
     )
