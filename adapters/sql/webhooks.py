@@ -109,14 +109,14 @@ class SqlWebhookStore:
             for delivery in deliveries:
                 if delivery.subscription_id not in alive:
                     continue
-                added += conn.execute(self._insert_new(delivery)).rowcount
+                added += len(conn.execute(self._insert_new(delivery)).all())
         return added
 
     def _insert_new(self, delivery: Delivery) -> Any:
         values = _delivery_values(delivery)
         if self._db.is_sqlite:
-            return sqlite.insert(d).values(**values).on_conflict_do_nothing()
-        return postgresql.insert(d).values(**values).on_conflict_do_nothing()
+            return sqlite.insert(d).values(**values).on_conflict_do_nothing().returning(d.c.id)
+        return postgresql.insert(d).values(**values).on_conflict_do_nothing().returning(d.c.id)
 
     def due(self, now: datetime, limit: int) -> list[DeliveryTask]:
         earlier_pending = exists().where(
