@@ -274,7 +274,8 @@ def test_private_targets_allowed_when_configured(clock: FixedClock) -> None:
 def test_forbidden_addresses() -> None:
     assert forbidden_address("93.184.216.34") is None
     assert forbidden_address("2606:2800:220:1::") is None
-    for address in ("127.0.0.1", "10.1.2.3", "192.168.0.1", "172.16.0.1", "fe80::1", "::ffff:127.0.0.1", "0.0.0.0"):  # fmt: skip
+    refused = ("127.0.0.1", "10.1.2.3", "192.168.0.1", "172.16.0.1", "fe80::1", "::ffff:127.0.0.1")
+    for address in (*refused, "0.0.0.0", "ff02::1"):
         assert forbidden_address(address) is not None, address
 
 
