@@ -15,6 +15,7 @@ from adapters.memory.outbox import MemoryOutbox
 from adapters.memory.queries import MemoryReadQueries
 from adapters.memory.store import MemoryStore
 from adapters.memory.unit_of_work import MemoryUnitOfWorkFactory
+from adapters.memory.webhooks import MemoryWebhookStore
 from adapters.messaging.dispatch import HandlerDispatcher
 from adapters.messaging.health import BrokerHealth
 from adapters.messaging.hooks import CommitHooks
@@ -30,8 +31,11 @@ from adapters.sql.outbox import SqlOutbox
 from adapters.sql.outbox_listener import OutboxListener
 from adapters.sql.queries import SqlReadQueries
 from adapters.sql.unit_of_work import SqlUnitOfWorkFactory
+from adapters.sql.webhooks import SqlWebhookStore
 from adapters.system import SystemClock, UuidGenerator
 from adapters.tracing import otel
+from adapters.webhooks.http_sender import HttpxWebhookSender, SocketResolver
+from adapters.webhooks.metrics import count_outcome
 from core.ports.errors import DependencyUnavailable
 from core.use_cases.catalog import CreateProduct, ImportProducts, UpdateProduct
 from core.use_cases.handlers import build_handlers
@@ -45,6 +49,13 @@ from core.use_cases.ordering import (
 )
 from core.use_cases.principals import Authenticate, CreatePrincipal, ListPrincipals, RevokePrincipal
 from core.use_cases.queries import OrderQueries, OutboxQueries, ProductQueries
+from core.use_cases.webhooks import (
+    DeliverWebhooks,
+    FanOutWebhooks,
+    TargetGuard,
+    WebhookAdmin,
+    WebhookPolicy,
+)
 from entrypoints.settings import ConfigError, Settings
 from entrypoints.sweeper import Sweeper
 
@@ -94,8 +105,45 @@ class Container(containers.DeclarativeContainer):
     )
     notifier = providers.ThreadSafeSingleton(LogNotifier)
 
+    # Webhooks (SPEC section 5): subscriptions and deliveries, the fan-out handler that
+    # makes deliveries from committed events, and the sender (started by serve or worker).
+    webhook_store = providers.Selector(
+        config.storage,
+        memory=providers.ThreadSafeSingleton(MemoryWebhookStore),
+        sql=providers.Singleton(SqlWebhookStore, database),
+    )
+    webhook_policy = providers.Singleton(
+        WebhookPolicy,
+        timeout_seconds=config.webhook_timeout_seconds,
+        retry_base_seconds=config.webhook_retry_base_seconds,
+        max_attempts=config.webhook_max_attempts,
+        breaker_failures=config.webhook_breaker_failures,
+        breaker_cooldown_seconds=config.webhook_breaker_cooldown_seconds,
+        allow_private_networks=config.webhooks_allow_private_networks,
+    )
+    host_resolver = providers.Singleton(SocketResolver)
+    webhook_guard = providers.Singleton(
+        TargetGuard, host_resolver, config.webhooks_allow_private_networks
+    )
+    webhook_sender = providers.ThreadSafeSingleton(
+        HttpxWebhookSender, config.webhook_timeout_seconds
+    )
+    webhook_fanout = providers.ThreadSafeSingleton(FanOutWebhooks, webhook_store, clock)
+    webhook_admin = providers.Singleton(WebhookAdmin, webhook_store, webhook_guard, clock, ids)
+    deliver_webhooks = providers.Singleton(
+        DeliverWebhooks,
+        webhook_store,
+        webhook_sender,
+        webhook_guard,
+        clock,
+        webhook_policy,
+        on_outcome=count_outcome,
+    )
+
     # Event handlers and their delivery.
-    handlers = providers.Singleton(build_handlers, uow_factory, gateway, notifier, clock)
+    handlers = providers.Singleton(
+        build_handlers, uow_factory, gateway, notifier, clock, webhook_fanout
+    )
     dispatcher = providers.Singleton(
         HandlerDispatcher, handlers, attempts=config.max_delivery_attempts
     )

@@ -36,6 +36,12 @@ class Settings:
     redis_url: str = ""  # the shared rate-limit store; empty: each process counts alone
     sweep_interval_seconds: float = 30.0
     log_level: str = "INFO"
+    webhook_timeout_seconds: float = 5.0
+    webhook_retry_base_seconds: float = 10.0
+    webhook_max_attempts: int = 8
+    webhook_breaker_failures: int = 5
+    webhook_breaker_cooldown_seconds: float = 60.0
+    webhooks_allow_private_networks: bool = False
 
     @property
     def storage(self) -> str:
@@ -109,6 +115,27 @@ class Settings:
         log_level = text("LOG_LEVEL", defaults.log_level).upper()
         if log_level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
             raise ConfigError("ORDERLY_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR")
+
+        def seconds(name: str, default: float, low: float, high: float) -> float:
+            raw = env.get(f"ORDERLY_{name}")
+            if raw is None or not raw.strip():
+                return default
+            try:
+                value = float(raw)
+            except ValueError:
+                raise ConfigError(
+                    f"ORDERLY_{name} must be a number of seconds, got {raw!r}"
+                ) from None
+            if not low <= value <= high:  # also refuses nan
+                raise ConfigError(f"ORDERLY_{name} must be {low:g}-{high:g} seconds, got {raw!r}")
+            return value
+
+        allow_private = text("WEBHOOKS_ALLOW_PRIVATE_NETWORKS", "false").lower()
+        if allow_private not in {"true", "false", "1", "0", "yes", "no"}:
+            raise ConfigError(
+                "ORDERLY_WEBHOOKS_ALLOW_PRIVATE_NETWORKS must be true or false, "
+                f"got {allow_private!r}"
+            )
         sweep = integer("SWEEP_INTERVAL_SECONDS", int(defaults.sweep_interval_seconds), 1)
         redis_url = text("REDIS_URL", "")
         if redis_url and urlparse(redis_url).scheme not in {"redis", "rediss", "unix"}:
@@ -140,6 +167,25 @@ class Settings:
             redis_url=redis_url,
             sweep_interval_seconds=float(sweep),
             log_level=log_level,
+            webhook_timeout_seconds=seconds(
+                "WEBHOOK_TIMEOUT_SECONDS", defaults.webhook_timeout_seconds, 0.01, 300
+            ),
+            webhook_retry_base_seconds=seconds(
+                "WEBHOOK_RETRY_BASE_SECONDS", defaults.webhook_retry_base_seconds, 0.001, 86_400
+            ),
+            webhook_max_attempts=integer(
+                "WEBHOOK_MAX_ATTEMPTS", defaults.webhook_max_attempts, 1, 100
+            ),
+            webhook_breaker_failures=integer(
+                "WEBHOOK_BREAKER_FAILURES", defaults.webhook_breaker_failures, 1, 10_000
+            ),
+            webhook_breaker_cooldown_seconds=seconds(
+                "WEBHOOK_BREAKER_COOLDOWN_SECONDS",
+                defaults.webhook_breaker_cooldown_seconds,
+                0.001,
+                86_400,
+            ),
+            webhooks_allow_private_networks=allow_private in {"true", "1", "yes"},
         )
 
 

@@ -22,6 +22,7 @@ from adapters.messaging.rabbitmq.consumer import RabbitConsumer
 from adapters.messaging.relay import OutboxRelay
 from entrypoints.container import Container, listen_for_outbox
 from entrypoints.sweeper import Sweeper
+from entrypoints.webhook_sender import webhook_runner
 
 logger = logging.getLogger("orderly.worker")
 
@@ -86,6 +87,8 @@ class Worker:
             for _ in range(threads)
         ]
         self._sweep_interval = float(container.config.sweep_interval_seconds())
+        # Webhook deliveries are sent from here in RabbitMQ mode (fed by the fan-out's queue).
+        self.webhooks = webhook_runner(container, self._stop)
 
     def threads(self) -> list[threading.Thread]:
         threads = [
@@ -99,10 +102,12 @@ class Worker:
             self._stop,
         )
         threads.append(threading.Thread(target=sweeper.run, name="orderly-sweep", daemon=True))
+        threads.append(self.webhooks.thread())
         return threads
 
     def stop(self) -> None:
         self._stop.set()
+        self.webhooks.wake()
 
     def run(self, signals: StopSignals | None = None) -> int:
         threads = self.threads()

@@ -19,6 +19,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    Text,
     text,
 )
 
@@ -186,6 +187,60 @@ outbox = Table(
     ),
 )
 
+# Webhooks (SPEC section 5): subscriptions, with their breaker, and one delivery per
+# event and subscription. The secret is kept in clear: it must sign (HMAC key).
+webhook_subscriptions = Table(
+    "webhook_subscriptions",
+    metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("url", String(2048), nullable=False),
+    Column("events", Json, nullable=False),
+    Column("description", String(500), nullable=False),
+    Column("active", Boolean, nullable=False),
+    Column("secret", String(100), nullable=False),
+    Column("previous_secret", String(100)),
+    Column("previous_secret_expires_at", UtcDateTime),
+    Column("failure_streak", Integer, nullable=False),
+    Column("circuit_open_until", UtcDateTime),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Index("ix_webhook_subscriptions_created_at_id", "created_at", "id"),
+)
+
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    # Creation order: the log's newest-first position and the tie-break of event order.
+    Column("position", BigId, primary_key=True, autoincrement=True),
+    Column("id", String(ID), nullable=False, unique=True),
+    Column("subscription_id", String(ID), ForeignKey("webhook_subscriptions.id"), nullable=False),
+    Column("event_id", String(ID), nullable=False),
+    Column("event_type", String(50), nullable=False),
+    Column("subject", String(ID), nullable=False),
+    Column("occurred_at", UtcDateTime, nullable=False),
+    Column("body", Text, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("attempt_limit", Integer),
+    Column("next_attempt_at", UtcDateTime, nullable=False),
+    Column("claimed_until", UtcDateTime),
+    Column("last_attempt_at", UtcDateTime),
+    Column("last_status_code", Integer),
+    Column("last_error", String(500)),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    # The per-subject chains: is there an earlier pending delivery?
+    Index("ix_webhook_deliveries_chain", "subscription_id", "subject", "occurred_at"),
+    Index("ix_webhook_deliveries_log", "subscription_id", "position"),
+    # Only pending rows are indexed for the sender, so the index stays small.
+    Index(
+        "ix_webhook_deliveries_pending",
+        "next_attempt_at",
+        postgresql_where=text("status = 'pending'"),
+        sqlite_where=text("status = 'pending'"),
+    ),
+)
+
 ALL_TABLES = [
     products,
     stock,
@@ -197,6 +252,8 @@ ALL_TABLES = [
     idempotency_keys,
     processed_events,
     outbox,
+    webhook_subscriptions,
+    webhook_deliveries,
 ]
 
 

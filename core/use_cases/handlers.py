@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from core.domain.events import EventEnvelope, OrderCancelled, OrderPlaced
+from core.domain.events import EVENT_TYPES, EventEnvelope, OrderCancelled, OrderPlaced
 from core.domain.money import Money
 from core.domain.orders import CancelReason, OrderStatus
 from core.domain.payments import Payment, PaymentStatus
@@ -20,6 +20,8 @@ from core.ports.system import Clock
 from core.ports.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from core.use_cases.ordering import release_reservations
 from core.use_cases.support import with_retries
+
+WEBHOOK_FANOUT = "webhooks.fanout"
 
 
 @dataclass(frozen=True)
@@ -141,9 +143,16 @@ class NotifyCustomer(_InboxHandler):
 
 
 def build_handlers(
-    uow: UnitOfWorkFactory, gateway: PaymentGateway, notifier: Notifier, clock: Clock
+    uow: UnitOfWorkFactory,
+    gateway: PaymentGateway,
+    notifier: Notifier,
+    clock: Clock,
+    webhooks: Callable[[EventEnvelope], None] | None = None,
 ) -> list[EventHandler]:
-    """Every subscriber of the system; delivery adapters route events to them by type."""
+    """Every subscriber of the system; delivery adapters route events to them by type.
+
+    `webhooks` (the webhook fan-out) subscribes to every event type under one name,
+    so that RabbitMQ gives it one queue bound to every type."""
     charge = ChargePayment(uow, gateway, clock)
     refund = RefundPayment(uow, gateway, clock)
     handlers = [
@@ -153,4 +162,7 @@ def build_handlers(
     for event_type in _NOTIFICATIONS:
         notify = NotifyCustomer(uow, notifier, event_type)
         handlers.append(EventHandler(notify.name, event_type, notify))
+    if webhooks is not None:
+        for event_type in EVENT_TYPES:
+            handlers.append(EventHandler(WEBHOOK_FANOUT, event_type, webhooks))
     return handlers

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from entrypoints.cli import db, messaging, orders, products, serve, stock, users
+from entrypoints.cli import db, messaging, orders, products, serve, stock, users, webhooks
 from entrypoints.cli.support import CliState
 
 
@@ -24,7 +24,7 @@ def cli(ctx: click.Context) -> None:
     ctx.ensure_object(CliState)
 
 
-for family in (db, serve, users, products, stock, orders, messaging):
+for family in (db, serve, users, products, stock, orders, messaging, webhooks):
     family.register(cli)
 
 

@@ -24,6 +24,7 @@ from entrypoints.http.controllers.health import health_handlers
 from entrypoints.http.controllers.orders import OrderController
 from entrypoints.http.controllers.products import ProductController
 from entrypoints.http.controllers.stock import StockController
+from entrypoints.http.controllers.webhooks import webhook_controller, webhook_lifespan
 from entrypoints.http.dependencies import dependencies
 from entrypoints.http.metrics import AppMetrics, prometheus_config
 from entrypoints.http.offload import Offload
@@ -61,7 +62,12 @@ def create_app(
 
     v1 = Router(
         path="/v1",
-        route_handlers=[ProductController, StockController, OrderController],
+        route_handlers=[
+            ProductController,
+            StockController,
+            OrderController,
+            webhook_controller(container),
+        ],
         before_request=StrictInput(),
         middleware=[
             rate_limit_middleware(buckets),
@@ -93,7 +99,7 @@ def create_app(
         openapi_config=openapi_config(),
         plugins=[ClosedStructSchemaPlugin(), *otel.litestar_plugins()],  # server spans
         request_max_body_size=MAX_BODY_BYTES,
-        lifespan=[delivery],
+        lifespan=[delivery, webhook_lifespan(container, deliver_events)],
         logging_config=None,
         debug=False,
     )

@@ -27,7 +27,7 @@ from tests.e2e.http_support import bearer, make_container
 
 EXAMPLES = int(os.environ.get("ORDERLY_FUZZ_EXAMPLES", "25"))
 MODES = [schemathesis.GenerationMode.POSITIVE, schemathesis.GenerationMode.NEGATIVE]
-EXPECTED_OPERATIONS = 16
+EXPECTED_OPERATIONS = 24  # 16, plus the 8 of /v1/webhooks
 
 
 def _fuzz(operation: Any, mode: schemathesis.GenerationMode, headers: dict[str, str]) -> int:

@@ -27,7 +27,7 @@ from adapters.messaging.rabbitmq.publisher import RabbitPublisher
 from adapters.messaging.rabbitmq.topology import DEAD_LETTER_QUEUE, EXCHANGE, Topology
 from adapters.messaging.relay import OutboxRelay
 from adapters.system import FixedClock
-from core.domain.events import EventEnvelope
+from core.domain.events import EVENT_TYPES, EventEnvelope
 from core.domain.orders import RequestedLine
 from core.ports.errors import DependencyUnavailable
 from core.use_cases.catalog import CreateProductCommand
@@ -96,12 +96,12 @@ def test_the_topology_declares_idempotently_and_survives_a_new_retry_delay(
         delays = [delay for _, delay in route.retry_queues]
         assert delays == [50, 100]  # growing: one queue per retry before the last attempt
     assert channel.queue_declare(DEAD_LETTER_QUEUE, passive=True)
-    assert {r.event_type for r in topology.routes} == {
-        "OrderPlaced",
-        "OrderCancelled",
-        "OrderPaid",
-        "OrderShipped",
-    }
+    # The saga and notifications listen to order events; the webhook fan-out to every
+    # event type, through one queue bound to each.
+    assert {r.event_type for r in topology.routes} == set(EVENT_TYPES)
+    fanout = [r for r in topology.routes if r.handler == "webhooks.fanout"]
+    assert {r.queue for r in fanout} == {"orderly.webhooks.fanout"}
+    assert {r.event_type for r in fanout} == set(EVENT_TYPES)
 
 
 def test_published_events_are_persistent_and_carry_their_identity(

@@ -1,0 +1,380 @@
+"""The webhook store on SQLAlchemy (SQLite and PostgreSQL).
+
+Every method is one short transaction of its own: the sender claims due
+deliveries with a lease (a conditional UPDATE, so concurrent senders in several
+processes win disjoint sets), sends with no transaction open, then records the
+outcome. A sender that dies loses nothing: its lease runs out and the delivery
+is due again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    RowMapping,
+    and_,
+    case,
+    delete,
+    exists,
+    func,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+
+from adapters.sql.database import SqlDatabase
+from adapters.sql.tables import webhook_deliveries as d
+from adapters.sql.tables import webhook_subscriptions as s
+from core.domain.webhooks import (
+    Attempt,
+    Circuit,
+    Delivery,
+    DeliveryStatus,
+    DeliveryTask,
+    Secret,
+    Subscription,
+)
+from core.ports.webhooks import WebhookStats
+
+PENDING = DeliveryStatus.PENDING.value
+_earlier = d.alias("earlier")
+
+
+class SqlWebhookStore:
+    def __init__(self, database: SqlDatabase) -> None:
+        self._db = database
+
+    # Subscriptions.
+    def add_subscription(self, subscription: Subscription) -> None:
+        values = _subscription_values(subscription) | {
+            "id": subscription.id,
+            "created_at": subscription.created_at,
+            "failure_streak": subscription.circuit.failure_streak,
+            "circuit_open_until": subscription.circuit.open_until,
+        }
+        with self._db.write() as conn:
+            conn.execute(s.insert().values(**values))
+
+    def get_subscription(self, subscription_id: str) -> Subscription | None:
+        with self._db.read() as conn:
+            row = conn.execute(select(s).where(s.c.id == subscription_id)).mappings().first()
+        return None if row is None else _subscription(row)
+
+    def update_subscription(self, subscription: Subscription) -> bool:
+        with self._db.write() as conn:
+            result = conn.execute(
+                update(s)
+                .where(s.c.id == subscription.id)
+                .values(**_subscription_values(subscription))
+            )
+            return result.rowcount > 0
+
+    def delete_subscription(self, subscription_id: str) -> bool:
+        with self._db.write() as conn:
+            conn.execute(delete(d).where(d.c.subscription_id == subscription_id))
+            return conn.execute(delete(s).where(s.c.id == subscription_id)).rowcount > 0
+
+    def list_subscriptions(
+        self, after: tuple[datetime, str] | None, limit: int
+    ) -> list[Subscription]:
+        query = select(s).order_by(s.c.created_at, s.c.id).limit(limit)
+        if after is not None:
+            at, key = after
+            query = query.where(or_(s.c.created_at > at, and_(s.c.created_at == at, s.c.id > key)))
+        with self._db.read() as conn:
+            return [_subscription(row) for row in conn.execute(query).mappings()]
+
+    def active_subscriptions(self) -> list[Subscription]:
+        with self._db.read() as conn:
+            rows = conn.execute(select(s).where(s.c.active.is_(True))).mappings().all()
+        return [_subscription(row) for row in rows]
+
+    # Deliveries.
+    def add_deliveries(self, deliveries: Sequence[Delivery]) -> int:
+        if not deliveries:
+            return 0
+        wanted = sorted({x.subscription_id for x in deliveries})
+        added = 0
+        with self._db.write() as conn:
+            # Lock the subscriptions against a concurrent delete (PostgreSQL), and skip
+            # deliveries to one that is gone.
+            alive_query = select(s.c.id).where(s.c.id.in_(wanted))
+            if not self._db.is_sqlite:
+                alive_query = alive_query.with_for_update(key_share=True)
+            alive = set(conn.execute(alive_query).scalars())
+            for delivery in deliveries:
+                if delivery.subscription_id not in alive:
+                    continue
+                added += len(conn.execute(self._insert_new(delivery)).all())
+        return added
+
+    def _insert_new(self, delivery: Delivery) -> Any:
+        values = _delivery_values(delivery)
+        if self._db.is_sqlite:
+            return sqlite.insert(d).values(**values).on_conflict_do_nothing().returning(d.c.id)
+        return postgresql.insert(d).values(**values).on_conflict_do_nothing().returning(d.c.id)
+
+    def due(self, now: datetime, limit: int) -> list[DeliveryTask]:
+        earlier_pending = exists().where(
+            _earlier.c.subscription_id == d.c.subscription_id,
+            _earlier.c.subject == d.c.subject,
+            _earlier.c.status == PENDING,
+            or_(
+                _earlier.c.occurred_at < d.c.occurred_at,
+                and_(
+                    _earlier.c.occurred_at == d.c.occurred_at,
+                    _earlier.c.position < d.c.position,
+                ),
+            ),
+        )
+        query = (
+            select(
+                d,
+                s.c.url,
+                s.c.secret,
+                s.c.previous_secret,
+                s.c.previous_secret_expires_at,
+                s.c.failure_streak,
+                s.c.circuit_open_until,
+            )
+            .join(s, s.c.id == d.c.subscription_id)
+            .where(
+                d.c.status == PENDING,
+                d.c.next_attempt_at <= now,
+                or_(d.c.claimed_until.is_(None), d.c.claimed_until < now),
+                s.c.active.is_(True),
+                or_(s.c.circuit_open_until.is_(None), s.c.circuit_open_until <= now),
+                ~earlier_pending,
+            )
+            .order_by(d.c.position)
+            .limit(limit)
+        )
+        with self._db.read() as conn:
+            rows = conn.execute(query).mappings().all()
+        tasks = []
+        for row in rows:
+            secrets = [Secret(row["secret"])]
+            if row["previous_secret"] is not None:
+                secrets.append(Secret(row["previous_secret"], row["previous_secret_expires_at"]))
+            circuit = Circuit(row["failure_streak"], row["circuit_open_until"])
+            tasks.append(DeliveryTask(_delivery(row), row["url"], tuple(secrets), circuit))
+        return tasks
+
+    def claim(self, delivery_ids: Sequence[str], now: datetime, until: datetime) -> list[str]:
+        if not delivery_ids:
+            return []
+        statement = (
+            update(d)
+            .where(
+                d.c.id.in_(list(delivery_ids)),
+                d.c.status == PENDING,
+                or_(d.c.claimed_until.is_(None), d.c.claimed_until < now),
+            )
+            .values(claimed_until=until)
+            .returning(d.c.id)
+        )
+        with self._db.write() as conn:
+            return list(conn.execute(statement).scalars())
+
+    def record(self, delivery_id: str, attempt: Attempt) -> None:
+        with self._db.write() as conn:
+            conn.execute(
+                update(d)
+                .where(d.c.id == delivery_id)
+                .values(
+                    status=attempt.status.value,
+                    attempts=attempt.attempts,
+                    next_attempt_at=attempt.next_attempt_at,
+                    last_attempt_at=attempt.at,
+                    last_status_code=attempt.status_code,
+                    last_error=attempt.error,
+                    updated_at=attempt.at,
+                    claimed_until=None,
+                )
+            )
+
+    def start_probe(self, subscription_id: str, open_until: datetime, until: datetime) -> bool:
+        with self._db.write() as conn:
+            result = conn.execute(
+                update(s)
+                .where(s.c.id == subscription_id, s.c.circuit_open_until == open_until)
+                .values(circuit_open_until=until)
+            )
+            return result.rowcount > 0
+
+    def circuit_failed(self, subscription_id: str) -> int:
+        with self._db.write() as conn:
+            streak = conn.execute(
+                update(s)
+                .where(s.c.id == subscription_id)
+                .values(failure_streak=s.c.failure_streak + 1)
+                .returning(s.c.failure_streak)
+            ).scalar()
+        return int(streak or 0)
+
+    def open_circuit(self, subscription_id: str, until: datetime) -> None:
+        with self._db.write() as conn:
+            conn.execute(
+                update(s).where(s.c.id == subscription_id).values(circuit_open_until=until)
+            )
+
+    def circuit_succeeded(self, subscription_id: str) -> None:
+        with self._db.write() as conn:
+            conn.execute(
+                update(s)
+                .where(
+                    s.c.id == subscription_id,
+                    or_(s.c.failure_streak != 0, s.c.circuit_open_until.is_not(None)),
+                )
+                .values(failure_streak=0, circuit_open_until=None)
+            )
+
+    # The delivery log.
+    def get_delivery(self, subscription_id: str, delivery_id: str) -> Delivery | None:
+        query = select(d).where(d.c.id == delivery_id, d.c.subscription_id == subscription_id)
+        with self._db.read() as conn:
+            row = conn.execute(query).mappings().first()
+        return None if row is None else _delivery(row)
+
+    def deliveries(
+        self,
+        subscription_id: str,
+        status: DeliveryStatus | None,
+        before: int | None,
+        limit: int,
+    ) -> list[tuple[int, Delivery]]:
+        query = (
+            select(d)
+            .where(d.c.subscription_id == subscription_id)
+            .order_by(d.c.position.desc())
+            .limit(limit)
+        )
+        if status is not None:
+            query = query.where(d.c.status == status.value)
+        if before is not None:
+            query = query.where(d.c.position < before)
+        with self._db.read() as conn:
+            rows = conn.execute(query).mappings().all()
+        return [(int(row["position"]), _delivery(row)) for row in rows]
+
+    def delivery_counts(self, subscription_id: str) -> dict[DeliveryStatus, int]:
+        query = (
+            select(d.c.status, func.count())
+            .where(d.c.subscription_id == subscription_id)
+            .group_by(d.c.status)
+        )
+        counts = dict.fromkeys(DeliveryStatus, 0)
+        with self._db.read() as conn:
+            for status, count in conn.execute(query):
+                counts[DeliveryStatus(status)] = int(count)
+        return counts
+
+    def redeliver(
+        self, subscription_id: str, delivery_ids: Sequence[str] | None, now: datetime
+    ) -> int:
+        which = (
+            d.c.status == DeliveryStatus.FAILED.value
+            if delivery_ids is None
+            else d.c.id.in_(list(delivery_ids))
+        )
+        statement = (
+            update(d)
+            .where(d.c.subscription_id == subscription_id, which)
+            .values(
+                status=PENDING,
+                next_attempt_at=now,
+                updated_at=now,
+                # A pending one keeps its schedule's limit; a finished one gets one more.
+                attempt_limit=case(
+                    (d.c.status == PENDING, d.c.attempt_limit), else_=d.c.attempts + 1
+                ),
+            )
+        )
+        with self._db.write() as conn:
+            return int(conn.execute(statement).rowcount)
+
+    def stats(self) -> WebhookStats:
+        pending = select(func.count(), func.min(d.c.created_at)).where(d.c.status == PENDING)
+        open_circuits = select(func.count()).where(s.c.circuit_open_until.is_not(None))
+        with self._db.read() as conn:
+            count, oldest = conn.execute(pending).one()
+            circuits = conn.execute(open_circuits).scalar_one()
+        return WebhookStats(int(count), oldest, int(circuits))
+
+
+def _subscription_values(subscription: Subscription) -> dict[str, Any]:
+    previous = subscription.previous_secret
+    return {
+        "url": subscription.url,
+        "events": list(subscription.events),
+        "description": subscription.description,
+        "active": subscription.active,
+        "secret": subscription.secret.value,
+        "previous_secret": None if previous is None else previous.value,
+        "previous_secret_expires_at": None if previous is None else previous.expires_at,
+        "updated_at": subscription.updated_at,
+    }
+
+
+def _subscription(row: RowMapping) -> Subscription:
+    previous = None
+    if row["previous_secret"] is not None:
+        previous = Secret(row["previous_secret"], row["previous_secret_expires_at"])
+    return Subscription(
+        id=row["id"],
+        url=row["url"],
+        events=tuple(row["events"]),
+        description=row["description"],
+        active=bool(row["active"]),
+        secret=Secret(row["secret"]),
+        previous_secret=previous,
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        circuit=Circuit(row["failure_streak"], row["circuit_open_until"]),
+    )
+
+
+def _delivery_values(delivery: Delivery) -> dict[str, Any]:
+    return {
+        "id": delivery.id,
+        "subscription_id": delivery.subscription_id,
+        "event_id": delivery.event_id,
+        "event_type": delivery.event_type,
+        "subject": delivery.subject,
+        "occurred_at": delivery.occurred_at,
+        "body": delivery.body,
+        "status": delivery.status.value,
+        "attempts": delivery.attempts,
+        "attempt_limit": delivery.attempt_limit,
+        "next_attempt_at": delivery.next_attempt_at,
+        "last_attempt_at": delivery.last_attempt_at,
+        "last_status_code": delivery.last_status_code,
+        "last_error": delivery.last_error,
+        "created_at": delivery.created_at,
+        "updated_at": delivery.updated_at,
+    }
+
+
+def _delivery(row: RowMapping) -> Delivery:
+    return Delivery(
+        id=row["id"],
+        subscription_id=row["subscription_id"],
+        event_id=row["event_id"],
+        event_type=row["event_type"],
+        subject=row["subject"],
+        occurred_at=row["occurred_at"],
+        body=row["body"],
+        status=DeliveryStatus(row["status"]),
+        attempts=row["attempts"],
+        next_attempt_at=row["next_attempt_at"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        attempt_limit=row["attempt_limit"],
+        last_attempt_at=row["last_attempt_at"],
+        last_status_code=row["last_status_code"],
+        last_error=row["last_error"],
+    )

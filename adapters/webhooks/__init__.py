@@ -1,0 +1,1 @@
+"""Webhook sending: the httpx client, host resolution, the sender thread, metrics."""

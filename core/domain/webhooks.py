@@ -1,0 +1,370 @@
+"""Webhooks: subscriptions of outside endpoints to domain events, and the rules of
+delivering to them (SPEC section 5).
+
+Everything here is plain data and pure functions: which event goes to which
+subscription, the body and its signature, the retry schedule with jitter, the
+circuit breaker's states and the network-safety rule on target addresses. The
+use cases (core/use_cases/webhooks.py) apply them; adapters store and send.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import hmac
+import ipaddress
+import json
+import re
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+from core.domain.errors import FieldProblem, ValidationError
+from core.domain.events import EVENT_TYPES, EventEnvelope
+
+SECRET_PREFIX = "whsec_"
+WILDCARD = "*"
+MAX_URL_LENGTH = 2048
+MAX_DESCRIPTION_LENGTH = 500
+# After a rotation the previous secret keeps signing for this long.
+ROTATION_OVERLAP = timedelta(hours=24)
+# At most this much of a receiver's answer is read, and this much is kept in the log.
+MAX_RESPONSE_BYTES = 64 * 1024
+MAX_LOGGED_ERROR = 500
+# Retry delays never exceed this, whatever the base and the attempt.
+MAX_RETRY_DELAY_SECONDS = 3600.0
+# The jitter: each delay is multiplied by a factor drawn from [1 - J, 1 + J].
+JITTER = 0.2
+# Namespace of the deterministic delivery ids (uuid5 of subscription and event).
+_DELIVERY_NAMESPACE = uuid.UUID("6f1d4c1e-8a3b-4d7e-9a51-0c8e2f4b7a90")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+class DeliveryStatus(enum.StrEnum):
+    PENDING = "pending"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+class CircuitState(enum.StrEnum):
+    CLOSED = "closed"
+    OPEN = "open"
+    HALF_OPEN = "half_open"
+
+
+@dataclass(frozen=True)
+class Secret:
+    """A signing secret; `expires_at` is set on the previous one during a rotation."""
+
+    value: str
+    expires_at: datetime | None = None
+
+    def valid_at(self, now: datetime) -> bool:
+        return self.expires_at is None or now < self.expires_at
+
+
+@dataclass(frozen=True)
+class Circuit:
+    """A subscription's breaker: consecutive failed attempts, and until when it is open."""
+
+    failure_streak: int = 0
+    open_until: datetime | None = None
+
+    def state(self, now: datetime) -> CircuitState:
+        if self.open_until is None:
+            return CircuitState.CLOSED
+        return CircuitState.OPEN if now < self.open_until else CircuitState.HALF_OPEN
+
+
+@dataclass(frozen=True)
+class Subscription:
+    id: str
+    url: str
+    events: tuple[str, ...]
+    description: str
+    active: bool
+    secret: Secret
+    previous_secret: Secret | None
+    created_at: datetime
+    updated_at: datetime
+    circuit: Circuit = field(default_factory=Circuit)
+
+    def wants(self, event_type: str) -> bool:
+        """Which events go to this subscription: active, and the type (or `*`) listed."""
+        return self.active and (WILDCARD in self.events or event_type in self.events)
+
+    def signing_secrets(self, now: datetime) -> list[str]:
+        """The current secret, and the previous one while its overlap lasts."""
+        secrets = [self.secret.value]
+        if self.previous_secret is not None and self.previous_secret.valid_at(now):
+            secrets.append(self.previous_secret.value)
+        return secrets
+
+    def rotated(self, new_secret: str, now: datetime) -> Subscription:
+        return replace(
+            self,
+            secret=Secret(new_secret),
+            previous_secret=Secret(self.secret.value, now + ROTATION_OVERLAP),
+            updated_at=now,
+        )
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One event to one subscription; its id is the `Orderly-Delivery-Id`."""
+
+    id: str
+    subscription_id: str
+    event_id: str
+    event_type: str
+    subject: str
+    occurred_at: datetime
+    body: str
+    status: DeliveryStatus
+    attempts: int
+    next_attempt_at: datetime
+    created_at: datetime
+    updated_at: datetime
+    # None: the configured ORDERLY_WEBHOOK_MAX_ATTEMPTS. A redelivery sets attempts + 1.
+    attempt_limit: int | None = None
+    last_attempt_at: datetime | None = None
+    last_status_code: int | None = None
+    last_error: str | None = None
+
+
+@dataclass(frozen=True)
+class DeliveryTask:
+    """A due delivery with what sending it needs from its subscription."""
+
+    delivery: Delivery
+    url: str
+    secrets: tuple[Secret, ...]
+    circuit: Circuit
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """What one attempt changes in a delivery's log entry."""
+
+    status: DeliveryStatus
+    attempts: int
+    next_attempt_at: datetime
+    at: datetime
+    status_code: int | None
+    error: str | None
+
+
+# --- which events, and the body ------------------------------------------------
+
+
+def delivery_id(subscription_id: str, event_id: str) -> str:
+    """Deterministic, so that a replayed event never makes a second delivery."""
+    return str(uuid.uuid5(_DELIVERY_NAMESPACE, f"{subscription_id}/{event_id}"))
+
+
+def body_of(envelope: EventEnvelope) -> str:
+    """The JSON body: stored once, so that every attempt sends the same bytes."""
+    document = {
+        "id": envelope.event_id,
+        "type": envelope.type,
+        "occurred_at": envelope.occurred_at.isoformat(),
+        "subject": envelope.subject,
+        "schema_version": envelope.schema_version,
+        "data": envelope.payload,
+    }
+    return json.dumps(document, separators=(",", ":"), sort_keys=True)
+
+
+def new_delivery(subscription: Subscription, envelope: EventEnvelope, now: datetime) -> Delivery:
+    return Delivery(
+        id=delivery_id(subscription.id, envelope.event_id),
+        subscription_id=subscription.id,
+        event_id=envelope.event_id,
+        event_type=envelope.type,
+        subject=envelope.subject,
+        occurred_at=envelope.occurred_at,
+        body=body_of(envelope),
+        status=DeliveryStatus.PENDING,
+        attempts=0,
+        next_attempt_at=now,
+        created_at=now,
+        updated_at=now,
+    )
+
+
+def deliveries_for(
+    subscriptions: Iterable[Subscription], envelope: EventEnvelope, now: datetime
+) -> list[Delivery]:
+    return [new_delivery(s, envelope, now) for s in subscriptions if s.wants(envelope.type)]
+
+
+# --- signatures -----------------------------------------------------------------
+
+
+def signature(secret: str, timestamp: int, body: bytes) -> str:
+    """hex HMAC-SHA256 keyed by the whole secret (prefix included) over "<t>.<body>"."""
+    message = str(timestamp).encode() + b"." + body
+    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+
+
+def signature_header(secrets: Sequence[str], timestamp: int, body: bytes) -> str:
+    """`t=<unix seconds>,v1=<hex>[,v1=<hex>]`: one v1 per valid secret."""
+    parts = [f"t={timestamp}"] + [f"v1={signature(s, timestamp, body)}" for s in secrets]
+    return ",".join(parts)
+
+
+def verify_signature(
+    secret: str, header: str, body: bytes, now_unix: int, tolerance_seconds: int = 300
+) -> bool:
+    """What a receiver does (the README shows the same in a dozen lines)."""
+    items = [item.split("=", 1) for item in header.split(",") if "=" in item]
+    timestamps = [v for k, v in items if k == "t"]
+    if len(timestamps) != 1 or not timestamps[0].isdigit():
+        return False
+    timestamp = int(timestamps[0])
+    if abs(now_unix - timestamp) > tolerance_seconds:
+        return False
+    expected = signature(secret, timestamp, body)
+    return any(hmac.compare_digest(expected, v) for k, v in items if k == "v1")
+
+
+# --- retries and the breaker ------------------------------------------------------
+
+
+def retry_delay(failed_attempts: int, base_seconds: float, unit_random: float) -> float:
+    """base * 2^(n-1) after the n-th failed attempt, times a jitter factor in
+    [1 - JITTER, 1 + JITTER] drawn from `unit_random` in [0, 1); capped at an hour."""
+    exponent = min(max(failed_attempts, 1) - 1, 40)
+    delay = min(base_seconds * float(2**exponent), MAX_RETRY_DELAY_SECONDS)
+    factor = 1.0 + JITTER * (2.0 * unit_random - 1.0)
+    return max(0.0, delay * factor)
+
+
+def after_success(delivery: Delivery, now: datetime, status_code: int) -> Attempt:
+    return Attempt(DeliveryStatus.SUCCEEDED, delivery.attempts + 1, now, now, status_code, None)
+
+
+def after_failure(
+    delivery: Delivery,
+    now: datetime,
+    status_code: int | None,
+    error: str,
+    max_attempts: int,
+    base_seconds: float,
+    unit_random: float,
+) -> Attempt:
+    """Retry later with backoff, or `failed` once the attempts are spent."""
+    attempts = delivery.attempts + 1
+    limit = delivery.attempt_limit or max_attempts
+    if attempts >= limit:
+        status, next_at = DeliveryStatus.FAILED, now
+    else:
+        delay = retry_delay(attempts, base_seconds, unit_random)
+        status, next_at = DeliveryStatus.PENDING, now + timedelta(seconds=delay)
+    return Attempt(status, attempts, next_at, now, status_code, error[:MAX_LOGGED_ERROR])
+
+
+def is_success(status_code: int | None) -> bool:
+    return status_code is not None and 200 <= status_code < 300
+
+
+# --- validation and network safety -------------------------------------------------
+
+
+def normalise_events(events: object, field_name: str = "events") -> tuple[str, ...]:
+    """A non-empty list of known event types, or exactly ["*"]."""
+    if not isinstance(events, list | tuple) or not events:
+        raise _invalid(field_name, 'must be a non-empty list of event types, or ["*"]')
+    names: list[str] = []
+    for name in events:
+        if not isinstance(name, str) or (name != WILDCARD and name not in EVENT_TYPES):
+            known = ", ".join(sorted(EVENT_TYPES))
+            raise _invalid(field_name, f"unknown event type {name!r}; known: {known} or *")
+        if name not in names:
+            names.append(name)
+    if WILDCARD in names and len(names) > 1:
+        raise _invalid(field_name, '"*" already means every event type; list it alone')
+    return tuple(names)
+
+
+def check_description(description: object) -> str:
+    if not isinstance(description, str) or len(description) > MAX_DESCRIPTION_LENGTH:
+        raise _invalid("description", f"must be text of at most {MAX_DESCRIPTION_LENGTH} chars")
+    if _CONTROL.search(description):
+        raise _invalid("description", "must not contain control characters")
+    return description
+
+
+@dataclass(frozen=True)
+class Target:
+    """A webhook URL split into what the network rule needs."""
+
+    url: str
+    scheme: str
+    host: str
+    port: int
+
+
+def parse_url(url: object) -> Target:
+    """Only absolute http/https URLs with a host, no credentials, no fragment."""
+    if not isinstance(url, str) or not url or len(url) > MAX_URL_LENGTH:
+        raise _invalid("url", f"must be an http or https URL of at most {MAX_URL_LENGTH} chars")
+    if _CONTROL.search(url) or " " in url:
+        raise _invalid("url", "must not contain spaces or control characters")
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+        host = parts.hostname
+    except ValueError:
+        raise _invalid("url", "is not a valid URL") from None
+    if parts.scheme not in {"http", "https"}:
+        raise _invalid("url", "must use http or https")
+    if not host:
+        raise _invalid("url", "must name a host")
+    if parts.username is not None or parts.password is not None:
+        raise _invalid("url", "must not carry credentials (user:password@)")
+    if parts.fragment:
+        raise _invalid("url", "must not have a #fragment")
+    default_port = 443 if parts.scheme == "https" else 80
+    return Target(url, parts.scheme, host, port or default_port)
+
+
+def forbidden_address(address: str) -> str | None:
+    """Why an IP address may not be a webhook target (None: it may)."""
+    try:
+        ip: ipaddress.IPv4Address | ipaddress.IPv6Address = ipaddress.ip_address(
+            address.split("%", 1)[0]
+        )
+    except ValueError:
+        return f"{address!r} is not an IP address"
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    checks = (
+        ("loopback", ip.is_loopback),
+        ("link-local", ip.is_link_local),
+        ("multicast", ip.is_multicast),
+        ("unspecified", ip.is_unspecified),
+        ("private", ip.is_private),
+        ("reserved", ip.is_reserved),
+    )
+    for kind, hit in checks:
+        if hit:
+            return f"{ip} is a {kind} address"
+    return None
+
+
+def _invalid(field_name: str, message: str) -> ValidationError:
+    return ValidationError(f"{field_name} {message}", [FieldProblem(field_name, message)])
+
+
+def as_dict(subscription: Subscription) -> dict[str, Any]:
+    """The subscription without its secrets (for logs)."""
+    return {
+        "id": subscription.id,
+        "url": subscription.url,
+        "events": list(subscription.events),
+        "active": subscription.active,
+    }
