@@ -25,6 +25,10 @@ class Settings:
     payments_decline_above: int = 100_000_000
     payments_failure_rate: float = 0.0
     payments_ledger_path: str = ""
+    payments_latency_ms: int = 0
+    payments_timeout_seconds: float = 10.0
+    payments_breaker_failures: int = 5
+    payments_breaker_cooldown_seconds: float = 10.0
     max_delivery_attempts: int = 5
     retry_delay_ms: int = 1000
     rabbitmq_prefetch: int = 100
@@ -85,6 +89,18 @@ class Settings:
                 raise ConfigError(f"ORDERLY_{name} must be between 0 and 1, got {value}")
             return value
 
+        def seconds(name: str, default: float, low: float, high: float) -> float:
+            raw = env.get(f"ORDERLY_{name}")
+            if raw is None or not raw.strip():
+                return default
+            try:
+                value = float(raw)
+            except ValueError:
+                raise ConfigError(f"ORDERLY_{name} must be a number, got {raw!r}") from None
+            if not low <= value <= high:  # NaN fails too
+                raise ConfigError(f"ORDERLY_{name} must be {low:g}-{high:g} seconds, got {raw}")
+            return value
+
         database_url = text("DATABASE_URL", defaults.database_url)
         _check_database_url(database_url)
         messaging = text("MESSAGING", defaults.messaging).lower()
@@ -119,6 +135,21 @@ class Settings:
             ),
             payments_failure_rate=fraction("PAYMENTS_FAILURE_RATE", defaults.payments_failure_rate),
             payments_ledger_path=text("PAYMENTS_LEDGER_PATH", ""),
+            payments_latency_ms=integer(
+                "PAYMENTS_LATENCY_MS", defaults.payments_latency_ms, 0, 600_000
+            ),
+            payments_timeout_seconds=seconds(
+                "PAYMENTS_TIMEOUT_SECONDS", defaults.payments_timeout_seconds, 0.001, 3600
+            ),
+            payments_breaker_failures=integer(
+                "PAYMENTS_BREAKER_FAILURES", defaults.payments_breaker_failures, 1, 1_000_000
+            ),
+            payments_breaker_cooldown_seconds=seconds(
+                "PAYMENTS_BREAKER_COOLDOWN_SECONDS",
+                defaults.payments_breaker_cooldown_seconds,
+                0.0,
+                86_400,
+            ),
             max_delivery_attempts=integer(
                 "MAX_DELIVERY_ATTEMPTS", defaults.max_delivery_attempts, 1, 100
             ),

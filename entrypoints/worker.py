@@ -17,10 +17,9 @@ from collections.abc import Callable
 from types import FrameType
 
 from adapters.messaging.dispatch import HandlerDispatcher
-from adapters.messaging.metrics import track_outbox
 from adapters.messaging.rabbitmq.consumer import RabbitConsumer
 from adapters.messaging.relay import OutboxRelay
-from entrypoints.container import Container, listen_for_outbox
+from entrypoints.container import Container, listen_for_outbox, track_delivery_metrics
 from entrypoints.sweeper import Sweeper
 
 logger = logging.getLogger("orderly.worker")
@@ -122,14 +121,14 @@ class Worker:
 def run_worker(container: Container, threads: int = 1) -> int:
     """Run the worker until SIGTERM/SIGINT; returns the process exit status."""
     signals = StopSignals().install()
-    track_outbox(lambda: container.queries().outbox_status())
+    track_delivery_metrics(container)
     return Worker(container, threads).run(signals)
 
 
 def run_relay(container: Container) -> int:
     """Move the outbox to RabbitMQ until SIGTERM; safe to run as several processes."""
     signals = StopSignals().install()
-    track_outbox(lambda: container.queries().outbox_status())
+    track_delivery_metrics(container)
     publisher = container.rabbitmq_publisher()
     # On PostgreSQL every commit with outbox rows sends a NOTIFY that wakes us at
     # once; the adaptive poll (10 ms, doubling to 250 ms when idle) is the safety
