@@ -24,11 +24,11 @@ import enum
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from core.domain.events import EventEnvelope, OrderCancelled, OrderPlaced
 from core.domain.money import Money
-from core.domain.orders import CancelReason, OrderStatus
+from core.domain.orders import CancelReason, Order, OrderStatus
 from core.domain.payments import Payment, PaymentStatus
 from core.ports.errors import DependencyUnavailable
 from core.ports.notifications import Notification, Notifier
@@ -92,11 +92,11 @@ class _InboxHandler:
 
         def attempt() -> None:
             with self._uow(batch[0].correlation_id) as uow:
-                for envelope in batch:
-                    if uow.inbox.seen(self.name, envelope.event_id):
-                        continue
+                done = uow.inbox.seen_many(self.name, [e.event_id for e in batch])
+                todo = [e for e in batch if e.event_id not in done]
+                for envelope in todo:
                     self._handle(uow, envelope)
-                    uow.inbox.add(self.name, envelope.event_id)
+                uow.inbox.add_many(self.name, [e.event_id for e in todo])
                 uow.commit()
 
         with_retries(attempt)
@@ -121,6 +121,35 @@ class _Call:
 
 
 _Result = ChargeResult | RefundResult
+
+
+@dataclass
+class _Loaded:
+    """A batch's orders and payments, read with one query each (locked, in id order)."""
+
+    orders: dict[str, Order]
+    payments: dict[str, Payment]
+    new_payments: list[Payment] = field(default_factory=list)
+    changed_orders: dict[str, Order] = field(default_factory=dict)
+    changed_payments: dict[str, Payment] = field(default_factory=dict)
+
+    def add_payment(self, payment: Payment) -> None:
+        self.payments[payment.order_id] = payment
+        self.new_payments.append(payment)
+
+    def save(self, uow: UnitOfWork) -> None:
+        """Write the batch's changes: one statement per kind on SQL."""
+        uow.payments.add_many(self.new_payments)
+        new = {id(p) for p in self.new_payments}
+        changed = [p for p in self.changed_payments.values() if id(p) not in new]
+        uow.payments.save_many(changed)
+        uow.orders.save_many(list(self.changed_orders.values()))
+
+    @staticmethod
+    def of(uow: UnitOfWork, order_ids: list[str], with_orders: bool) -> _Loaded:
+        ids = sorted(set(order_ids))
+        orders = uow.orders.get_many(ids) if with_orders and ids else {}
+        return _Loaded(orders, uow.payments.get_many(ids) if ids else {})
 
 
 class _GatewayHandler:
@@ -189,15 +218,19 @@ class _GatewayHandler:
     def _planned(self, batch: list[EventEnvelope]) -> list[_Call]:
         calls = []
         with self._uow(batch[0].correlation_id) as uow:
+            done = uow.inbox.seen_many(self.name, [e.event_id for e in batch])
             # Order ids in sorted order: concurrent batches lock rows in the same order.
-            for envelope in sorted(batch, key=_order_id):
-                if uow.inbox.seen(self.name, envelope.event_id):
-                    continue
-                call = self._plan(uow, envelope)
+            todo = sorted((e for e in batch if e.event_id not in done), key=_order_id)
+            loaded = _Loaded.of(uow, [_order_id(e) for e in todo], self.needs_orders)
+            finished = []
+            for envelope in todo:
+                call = self._plan(uow, envelope, loaded)
                 if call is None:
-                    uow.inbox.add(self.name, envelope.event_id)
+                    finished.append(envelope.event_id)
                 else:
                     calls.append(call)
+            loaded.save(uow)
+            uow.inbox.add_many(self.name, finished)
             uow.commit()
         return calls
 
@@ -208,18 +241,25 @@ class _GatewayHandler:
             return []
         steps: list[tuple[_Call, _Call | Exception | None]] = []
         with self._uow(answered[0][0].envelope.correlation_id) as uow:
-            for call, result in sorted(answered, key=lambda answer: answer[0].order_id):
-                event_id = call.envelope.event_id
-                if uow.inbox.seen(self.name, event_id):
-                    continue  # a concurrent delivery of the same event recorded it
+            # A concurrent delivery of the same event may have recorded it meanwhile.
+            done = uow.inbox.seen_many(self.name, [c.envelope.event_id for c, _ in answered])
+            todo = sorted(
+                ((c, r) for c, r in answered if c.envelope.event_id not in done),
+                key=lambda answer: answer[0].order_id,
+            )
+            loaded = _Loaded.of(uow, [c.order_id for c, _ in todo], self.needs_orders)
+            finished = []
+            for call, result in todo:
                 try:
-                    next_step = self._record(uow, call, result)
+                    next_step = self._record(uow, call, result, loaded)
                 except RefundNotConfirmed as exc:  # raised before any change
                     steps.append((call, exc))
                     continue
                 if next_step is None:
-                    uow.inbox.add(self.name, event_id)
+                    finished.append(call.envelope.event_id)
                 steps.append((call, next_step))
+            loaded.save(uow)
+            uow.inbox.add_many(self.name, finished)
             uow.commit()
         return steps
 
@@ -245,16 +285,25 @@ class _GatewayHandler:
         except Exception as exc:
             return exc
 
-    def _plan(self, uow: UnitOfWork, envelope: EventEnvelope) -> _Call | None:
+    needs_orders = True
+
+    def _plan(self, uow: UnitOfWork, envelope: EventEnvelope, loaded: _Loaded) -> _Call | None:
         raise NotImplementedError
 
-    def _record(self, uow: UnitOfWork, call: _Call, result: _Result) -> _Call | None:
+    def _record(
+        self, uow: UnitOfWork, call: _Call, result: _Result, loaded: _Loaded
+    ) -> _Call | None:
         raise NotImplementedError
 
     def _record_refund(
-        self, uow: UnitOfWork, call: _Call, result: RefundResult, void_if_uncaptured: bool
+        self,
+        uow: UnitOfWork,
+        call: _Call,
+        result: RefundResult,
+        loaded: _Loaded,
+        void_if_uncaptured: bool,
     ) -> None:
-        payment = uow.payments.get(call.order_id)
+        payment = loaded.payments.get(call.order_id)
         if payment is None or payment.settled:
             return
         if result.refunded:
@@ -267,7 +316,7 @@ class _GatewayHandler:
             payment.void()  # nothing was captured under the key: the intent is over
         else:
             return  # pending: the charge handler refunds if its capture lands
-        uow.payments.save(payment)
+        loaded.changed_payments[payment.order_id] = payment
 
 
 class ChargePayment(_GatewayHandler):
@@ -275,16 +324,16 @@ class ChargePayment(_GatewayHandler):
 
     name = "payments.charge"
 
-    def _plan(self, uow: UnitOfWork, envelope: EventEnvelope) -> _Call | None:
+    def _plan(self, uow: UnitOfWork, envelope: EventEnvelope, loaded: _Loaded) -> _Call | None:
         event = envelope.to_event()
         assert isinstance(event, OrderPlaced)
-        order = uow.orders.get(event.order_id)
+        order = loaded.orders.get(event.order_id)
         if order is None:
             return None
-        payment = uow.payments.get(order.id)
+        payment = loaded.payments.get(order.id)
         if order.status is OrderStatus.PENDING_PAYMENT:
             if payment is None:
-                uow.payments.add(
+                loaded.add_payment(
                     Payment.intent(order.id, order.total.amount, order.currency, self._clock.now())
                 )
             amount = Money(order.total.amount, order.currency)
@@ -295,18 +344,20 @@ class ChargePayment(_GatewayHandler):
             return _Call(envelope, order.id, _Kind.REFUND)
         return None
 
-    def _record(self, uow: UnitOfWork, call: _Call, result: _Result) -> _Call | None:
+    def _record(
+        self, uow: UnitOfWork, call: _Call, result: _Result, loaded: _Loaded
+    ) -> _Call | None:
         if isinstance(result, RefundResult):
-            self._record_refund(uow, call, result, void_if_uncaptured=True)
+            self._record_refund(uow, call, result, loaded, void_if_uncaptured=True)
             return None
         now = self._clock.now()
-        order = uow.orders.get(call.order_id)
-        payment = uow.payments.get(call.order_id)
+        order = loaded.orders.get(call.order_id)
+        payment = loaded.payments.get(call.order_id)
         if order is None:
             return None
         if payment is None:  # an intent lost to a restore: record it now
             payment = Payment.intent(order.id, order.total.amount, order.currency, now)
-            uow.payments.add(payment)
+            loaded.add_payment(payment)
         captured = result.status is ChargeStatus.CAPTURED
         if order.status is OrderStatus.PENDING_PAYMENT and payment.status is PaymentStatus.PENDING:
             if captured:
@@ -316,19 +367,19 @@ class ChargePayment(_GatewayHandler):
                 payment.decline(result.charge_id)
                 order.cancel(CancelReason.PAYMENT_DECLINED, now)
                 release_reservations(uow, order)
-            uow.payments.save(payment)
-            uow.orders.save(order)
+            loaded.changed_payments[payment.order_id] = payment
+            loaded.changed_orders[order.id] = order
             return None
         # The order moved on while we were at the gateway (cancelled meanwhile).
         if payment.status in {PaymentStatus.PENDING, PaymentStatus.VOIDED}:
             if captured:
                 payment.capture(result.charge_id)
-                uow.payments.save(payment)
+                loaded.changed_payments[payment.order_id] = payment
                 if order.status is OrderStatus.CANCELLED:
                     return _Call(call.envelope, order.id, _Kind.REFUND)
             elif payment.status is PaymentStatus.PENDING:
                 payment.decline(result.charge_id)
-                uow.payments.save(payment)
+                loaded.changed_payments[payment.order_id] = payment
         return None
 
 
@@ -336,18 +387,21 @@ class RefundPayment(_GatewayHandler):
     """On OrderCancelled: refund a captured payment, once, when the gateway confirms it."""
 
     name = "payments.refund"
+    needs_orders = False
 
-    def _plan(self, uow: UnitOfWork, envelope: EventEnvelope) -> _Call | None:
+    def _plan(self, uow: UnitOfWork, envelope: EventEnvelope, loaded: _Loaded) -> _Call | None:
         event = envelope.to_event()
         assert isinstance(event, OrderCancelled)
-        payment = uow.payments.get(event.order_id)
+        payment = loaded.payments.get(event.order_id)
         if payment is None or payment.settled:
             return None
         return _Call(envelope, event.order_id, _Kind.REFUND)
 
-    def _record(self, uow: UnitOfWork, call: _Call, result: _Result) -> _Call | None:
+    def _record(
+        self, uow: UnitOfWork, call: _Call, result: _Result, loaded: _Loaded
+    ) -> _Call | None:
         assert isinstance(result, RefundResult)
-        self._record_refund(uow, call, result, void_if_uncaptured=False)
+        self._record_refund(uow, call, result, loaded, void_if_uncaptured=False)
         return None
 
 
