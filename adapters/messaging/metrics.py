@@ -91,12 +91,24 @@ def track_outbox(status: Callable[[], OutboxStatus]) -> None:
     OUTBOX_OLDEST_AGE.set_function(sampler.oldest_age)
 
 
+_dead_letters: _Sampler[int] | None = None
+
+
 def track_dead_letters(count: Callable[[], int]) -> None:
     """Export the dead-letter depth, read from `count` (sampled) when metrics are scraped."""
-    sampler = _Sampler(count, ttl=2.0)
+    global _dead_letters
+    sampler = _dead_letters = _Sampler(count, ttl=2.0)
 
     def depth() -> float:
         value = sampler.sample()
         return math.nan if value is None else float(value)
 
     DEAD_LETTERS.set_function(depth)
+
+
+def dead_letter_depth() -> float | None:
+    """The sampled dead-letter depth for scrape-time collectors (None: not tracked or
+    unreadable), e.g. `orderly serve --workers N`, whose gauges cannot live in the
+    shared sample files."""
+    value = None if _dead_letters is None else _dead_letters.sample()
+    return None if value is None else float(value)

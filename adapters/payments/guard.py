@@ -96,7 +96,7 @@ class GuardedGateway:
         timeout: float = 10.0,
         breaker_failures: int = 5,
         breaker_cooldown: float = 10.0,
-        max_concurrent: int = 32,
+        max_concurrent: int = 128,
     ) -> None:
         self.inner = inner
         self._timeout = timeout

@@ -167,7 +167,7 @@ class _GatewayHandler:
         uow: UnitOfWorkFactory,
         gateway: PaymentGateway,
         clock: Clock,
-        concurrency: int = 8,
+        concurrency: int = 32,
     ) -> None:
         self._uow = uow
         self._gateway = gateway
@@ -438,7 +438,7 @@ def build_handlers(
     gateway: PaymentGateway,
     notifier: Notifier,
     clock: Clock,
-    gateway_concurrency: int = 8,
+    gateway_concurrency: int = 32,
 ) -> list[EventHandler]:
     """Every subscriber of the system; delivery adapters route events to them by type."""
     charge = ChargePayment(uow, gateway, clock, gateway_concurrency)

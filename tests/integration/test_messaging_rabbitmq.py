@@ -190,7 +190,7 @@ def test_unreadable_messages_are_dead_lettered_at_once_and_operators_see_them(
     status = json.loads(_invoke(container, "outbox", "status", "--json").output)
     assert status["dead_letters"] == 1
     track_delivery_metrics(container)
-    assert DEAD_LETTERS.collect()[0].samples[0].value == 1  # the depth gauge
+    assert next(iter(DEAD_LETTERS.collect())).samples[0].value == 1  # the depth gauge
 
     purged = _invoke(container, "dlq", "purge", "--yes")
     assert purged.exit_code == 0 and "purged 1" in purged.output
