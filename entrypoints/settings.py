@@ -31,7 +31,7 @@ class Settings:
     payments_breaker_cooldown_seconds: float = 10.0
     max_delivery_attempts: int = 5
     retry_delay_ms: int = 1000
-    rabbitmq_prefetch: int = 100
+    rabbitmq_prefetch: int = 200
     relay_batch_size: int = 500
     rate_limit_per_minute: int = 600
     sweep_interval_seconds: float = 30.0

@@ -9,6 +9,7 @@ finishes and is acked, prefetched messages go back to the queue.
 
 from __future__ import annotations
 
+import gc
 import logging
 import signal
 import threading
@@ -27,6 +28,14 @@ logger = logging.getLogger("orderly.worker")
 # Transient failures are retried this many times in the worker before the message
 # goes to a delayed retry queue (which frees the consumer for other messages).
 IN_PROCESS_ATTEMPTS = 3
+
+
+def settle_heap() -> None:
+    """Move everything built at startup (modules, SQLAlchemy, pika) out of the cyclic
+    garbage collector's reach. A profile of the worker put a third of its CPU in full
+    collections that walked those long-lived objects again and again."""
+    gc.collect()
+    gc.freeze()
 
 
 class StopSignals:
@@ -105,6 +114,7 @@ class Worker:
 
     def run(self, signals: StopSignals | None = None) -> int:
         threads = self.threads()
+        settle_heap()
         for thread in threads:
             thread.start()
         logger.info(
@@ -140,6 +150,7 @@ def run_relay(container: Container) -> int:
         max_idle=0.25,
     )
     thread = threading.Thread(target=relay.run, name="orderly-relay", daemon=True)
+    settle_heap()
     thread.start()
     listener = listen_for_outbox(container, relay.wake)
     logger.info("relay started (batch %d)", container.config.relay_batch_size())

@@ -71,7 +71,8 @@ class RabbitConsumer:
         self._connection: Any = None
         self._publish_channel: Any = None
         self._pending: list[_Delivery] = []
-        self._batch = max(1, batch_size or prefetch)
+        # Half the prefetch: the next batch is already on its way while one is handled.
+        self._batch = max(1, batch_size or prefetch // 2)
         self.consuming = threading.Event()  # set while subscribed (tests and readiness)
 
     def run(self) -> None:
