@@ -18,7 +18,7 @@ On a fresh PostgreSQL database and a fresh RabbitMQ vhost on this machine:
               deliveries committed (inbox rows), from the first to the last.
 
     .venv/bin/python -m benchmarks.bench_messaging [--orders 1500] [--messages 3000]
-                                                    [--threads 4]
+                                                    [--threads 4] [--prefetch N]
 """
 
 from __future__ import annotations
@@ -193,6 +193,9 @@ def main() -> int:
     parser.add_argument("--messages", type=int, default=3000)
     parser.add_argument("--threads", type=int, default=4, help="worker consumer threads")
     parser.add_argument("--batch", type=int, default=500, help="relay batch size")
+    parser.add_argument(
+        "--prefetch", type=int, default=None, help="ORDERLY_RABBITMQ_PREFETCH (default: its)"
+    )
     args = parser.parse_args()
 
     suffix = uuid.uuid4().hex[:10]
@@ -220,6 +223,8 @@ def main() -> int:
             ORDERLY_RELAY_BATCH_SIZE=str(args.batch),
             ORDERLY_LOG_LEVEL="WARNING",
         )
+        if args.prefetch is not None:
+            env["ORDERLY_RABBITMQ_PREFETCH"] = str(args.prefetch)
         container = build_container(Settings.from_env(env))
         load_before = os.getloadavg()[0]
 

@@ -11,22 +11,26 @@ from collections.abc import Callable
 
 from dependency_injector import containers, providers
 
+from adapters.memory.dead_letters import MemoryDeadLetterStore
 from adapters.memory.outbox import MemoryOutbox
 from adapters.memory.queries import MemoryReadQueries
 from adapters.memory.store import MemoryStore
 from adapters.memory.unit_of_work import MemoryUnitOfWorkFactory
 from adapters.memory.webhooks import MemoryWebhookStore
+from adapters.messaging.dead_letters import DeadLetters, StoredDeadLetters
 from adapters.messaging.dispatch import HandlerDispatcher
 from adapters.messaging.health import BrokerHealth
 from adapters.messaging.hooks import CommitHooks
 from adapters.messaging.inprocess import BackgroundRelay, SynchronousRelay
-from adapters.messaging.metrics import track_outbox
+from adapters.messaging.metrics import track_dead_letters, track_outbox
 from adapters.messaging.rabbitmq.dead_letters import DeadLetterQueue
 from adapters.messaging.rabbitmq.publisher import RabbitPublisher
 from adapters.messaging.rabbitmq.topology import Topology
 from adapters.notifications.log import LogNotifier
+from adapters.payments.guard import GuardedGateway
 from adapters.payments.simulated import SimulatedGateway
 from adapters.sql.database import InvalidDatabaseUrl, SqlDatabase
+from adapters.sql.dead_letters import SqlDeadLetterStore
 from adapters.sql.outbox import SqlOutbox
 from adapters.sql.outbox_listener import OutboxListener
 from adapters.sql.queries import SqlReadQueries
@@ -95,6 +99,11 @@ class Container(containers.DeclarativeContainer):
         memory=providers.Singleton(MemoryOutbox, memory_store),
         sql=providers.Singleton(SqlOutbox, database, clock),
     )
+    dead_letter_store = providers.Selector(
+        config.storage,
+        memory=providers.Singleton(MemoryDeadLetterStore, memory_store),
+        sql=providers.Singleton(SqlDeadLetterStore, database),
+    )
 
     # The outside world.
     gateway = providers.ThreadSafeSingleton(
@@ -102,6 +111,15 @@ class Container(containers.DeclarativeContainer):
         decline_above=config.payments_decline_above,
         failure_rate=config.payments_failure_rate,
         ledger_path=config.payments_ledger_path,
+        latency_ms=config.payments_latency_ms,
+    )
+    # What the handlers call: every call timed out, a circuit breaker in front.
+    payment_gateway = providers.ThreadSafeSingleton(
+        GuardedGateway,
+        gateway,
+        timeout=config.payments_timeout_seconds,
+        breaker_failures=config.payments_breaker_failures,
+        breaker_cooldown=config.payments_breaker_cooldown_seconds,
     )
     notifier = providers.ThreadSafeSingleton(LogNotifier)
 
@@ -142,10 +160,15 @@ class Container(containers.DeclarativeContainer):
 
     # Event handlers and their delivery.
     handlers = providers.Singleton(
-        build_handlers, uow_factory, gateway, notifier, clock, webhook_fanout
+        build_handlers, uow_factory, payment_gateway, notifier, clock, webhooks=webhook_fanout
     )
+    # In-process delivery: a delivery failing every attempt is parked in the dead-letter
+    # store (RabbitMQ's worker builds its own dispatcher; the broker dead-letters there).
     dispatcher = providers.Singleton(
-        HandlerDispatcher, handlers, attempts=config.max_delivery_attempts
+        HandlerDispatcher,
+        handlers,
+        attempts=config.max_delivery_attempts,
+        dead_letters=dead_letter_store,
     )
     sync_relay = providers.Singleton(SynchronousRelay, outbox, dispatcher)
     background_relay = providers.Factory(
@@ -158,7 +181,12 @@ class Container(containers.DeclarativeContainer):
         Topology.for_handlers, handlers, config.max_delivery_attempts, config.retry_delay_ms
     )
     rabbitmq_publisher = providers.Factory(RabbitPublisher, config.rabbitmq_url, rabbitmq_topology)
-    dead_letters = providers.Factory(DeadLetterQueue, config.rabbitmq_url, rabbitmq_topology)
+    # Operators' dead letters (`orderly dlq`, the depth gauge), by messaging mode.
+    dead_letters: providers.Provider[DeadLetters] = providers.Selector(
+        config.messaging,
+        rabbitmq=providers.Factory(DeadLetterQueue, config.rabbitmq_url, rabbitmq_topology),
+        inprocess=providers.Singleton(StoredDeadLetters, dead_letter_store, dispatcher),
+    )
     broker_health = providers.Singleton(BrokerHealth, config.rabbitmq_url)
 
     # Use cases.
@@ -241,7 +269,7 @@ def start_delivery(container: Container) -> InProcessDelivery | None:
     ends it. `rabbitmq`: nothing in the API process (`orderly relay` and
     `orderly worker` are processes of their own).
     """
-    track_outbox(lambda: container.queries().outbox_status())
+    track_delivery_metrics(container)
     delivery = container.config.delivery()
     if delivery == "sync":
         container.commit_hooks().subscribe(container.sync_relay().on_commit)
@@ -258,6 +286,12 @@ def start_delivery(container: Container) -> InProcessDelivery | None:
         listener = listen_for_outbox(container, relay.relay.wake)
         return InProcessDelivery(relay.start(), sweeper.start(), listener)
     return None
+
+
+def track_delivery_metrics(container: Container) -> None:
+    """Outbox backlog and age, and the dead-letter depth (table or queue), on scrape."""
+    track_outbox(lambda: container.queries().outbox_status())
+    track_dead_letters(lambda: container.dead_letters().count())
 
 
 def listen_for_outbox(container: Container, wake: Callable[[], None]) -> OutboxListener | None:

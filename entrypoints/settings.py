@@ -28,9 +28,13 @@ class Settings:
     payments_decline_above: int = 100_000_000
     payments_failure_rate: float = 0.0
     payments_ledger_path: str = ""
+    payments_latency_ms: int = 0
+    payments_timeout_seconds: float = 10.0
+    payments_breaker_failures: int = 5
+    payments_breaker_cooldown_seconds: float = 10.0
     max_delivery_attempts: int = 5
     retry_delay_ms: int = 1000
-    rabbitmq_prefetch: int = 100
+    rabbitmq_prefetch: int = 200
     relay_batch_size: int = 500
     rate_limit_per_minute: int = 600
     redis_url: str = ""  # the shared rate-limit store; empty: each process counts alone
@@ -95,6 +99,20 @@ class Settings:
                 raise ConfigError(f"ORDERLY_{name} must be between 0 and 1, got {value}")
             return value
 
+        def seconds(name: str, default: float, low: float, high: float) -> float:
+            raw = env.get(f"ORDERLY_{name}")
+            if raw is None or not raw.strip():
+                return default
+            try:
+                value = float(raw)
+            except ValueError:
+                raise ConfigError(
+                    f"ORDERLY_{name} must be a number of seconds, got {raw!r}"
+                ) from None
+            if not low <= value <= high:  # NaN fails too
+                raise ConfigError(f"ORDERLY_{name} must be {low:g}-{high:g} seconds, got {raw!r}")
+            return value
+
         database_url = text("DATABASE_URL", defaults.database_url)
         _check_database_url(database_url)
         messaging = text("MESSAGING", defaults.messaging).lower()
@@ -115,20 +133,6 @@ class Settings:
         log_level = text("LOG_LEVEL", defaults.log_level).upper()
         if log_level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
             raise ConfigError("ORDERLY_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR")
-
-        def seconds(name: str, default: float, low: float, high: float) -> float:
-            raw = env.get(f"ORDERLY_{name}")
-            if raw is None or not raw.strip():
-                return default
-            try:
-                value = float(raw)
-            except ValueError:
-                raise ConfigError(
-                    f"ORDERLY_{name} must be a number of seconds, got {raw!r}"
-                ) from None
-            if not low <= value <= high:  # also refuses nan
-                raise ConfigError(f"ORDERLY_{name} must be {low:g}-{high:g} seconds, got {raw!r}")
-            return value
 
         allow_private = text("WEBHOOKS_ALLOW_PRIVATE_NETWORKS", "false").lower()
         if allow_private not in {"true", "false", "1", "0", "yes", "no"}:
@@ -155,6 +159,21 @@ class Settings:
             ),
             payments_failure_rate=fraction("PAYMENTS_FAILURE_RATE", defaults.payments_failure_rate),
             payments_ledger_path=text("PAYMENTS_LEDGER_PATH", ""),
+            payments_latency_ms=integer(
+                "PAYMENTS_LATENCY_MS", defaults.payments_latency_ms, 0, 600_000
+            ),
+            payments_timeout_seconds=seconds(
+                "PAYMENTS_TIMEOUT_SECONDS", defaults.payments_timeout_seconds, 0.001, 3600
+            ),
+            payments_breaker_failures=integer(
+                "PAYMENTS_BREAKER_FAILURES", defaults.payments_breaker_failures, 1, 1_000_000
+            ),
+            payments_breaker_cooldown_seconds=seconds(
+                "PAYMENTS_BREAKER_COOLDOWN_SECONDS",
+                defaults.payments_breaker_cooldown_seconds,
+                0.0,
+                86_400,
+            ),
             max_delivery_attempts=integer(
                 "MAX_DELIVERY_ATTEMPTS", defaults.max_delivery_attempts, 1, 100
             ),

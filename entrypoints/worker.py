@@ -9,6 +9,7 @@ finishes and is acked, prefetched messages go back to the queue.
 
 from __future__ import annotations
 
+import gc
 import logging
 import signal
 import threading
@@ -17,10 +18,9 @@ from collections.abc import Callable
 from types import FrameType
 
 from adapters.messaging.dispatch import HandlerDispatcher
-from adapters.messaging.metrics import track_outbox
 from adapters.messaging.rabbitmq.consumer import RabbitConsumer
 from adapters.messaging.relay import OutboxRelay
-from entrypoints.container import Container, listen_for_outbox
+from entrypoints.container import Container, listen_for_outbox, track_delivery_metrics
 from entrypoints.sweeper import Sweeper
 from entrypoints.webhook_sender import webhook_runner
 
@@ -29,6 +29,14 @@ logger = logging.getLogger("orderly.worker")
 # Transient failures are retried this many times in the worker before the message
 # goes to a delayed retry queue (which frees the consumer for other messages).
 IN_PROCESS_ATTEMPTS = 3
+
+
+def settle_heap() -> None:
+    """Move everything built at startup (modules, SQLAlchemy, pika) out of the cyclic
+    garbage collector's reach. A profile of the worker put a third of its CPU in full
+    collections that walked those long-lived objects again and again."""
+    gc.collect()
+    gc.freeze()
 
 
 class StopSignals:
@@ -111,6 +119,7 @@ class Worker:
 
     def run(self, signals: StopSignals | None = None) -> int:
         threads = self.threads()
+        settle_heap()
         for thread in threads:
             thread.start()
         logger.info(
@@ -127,14 +136,14 @@ class Worker:
 def run_worker(container: Container, threads: int = 1) -> int:
     """Run the worker until SIGTERM/SIGINT; returns the process exit status."""
     signals = StopSignals().install()
-    track_outbox(lambda: container.queries().outbox_status())
+    track_delivery_metrics(container)
     return Worker(container, threads).run(signals)
 
 
 def run_relay(container: Container) -> int:
     """Move the outbox to RabbitMQ until SIGTERM; safe to run as several processes."""
     signals = StopSignals().install()
-    track_outbox(lambda: container.queries().outbox_status())
+    track_delivery_metrics(container)
     publisher = container.rabbitmq_publisher()
     # On PostgreSQL every commit with outbox rows sends a NOTIFY that wakes us at
     # once; the adaptive poll (10 ms, doubling to 250 ms when idle) is the safety
@@ -146,6 +155,7 @@ def run_relay(container: Container) -> int:
         max_idle=0.25,
     )
     thread = threading.Thread(target=relay.run, name="orderly-relay", daemon=True)
+    settle_heap()
     thread.start()
     listener = listen_for_outbox(container, relay.wake)
     logger.info("relay started (batch %d)", container.config.relay_batch_size())

@@ -160,6 +160,9 @@ class MemoryOrderRepository:
     def get(self, order_id: str) -> Order | None:
         return self._t.get(order_id)
 
+    def get_many(self, order_ids: Sequence[str]) -> dict[str, Order]:
+        return {i: o for i in order_ids if (o := self._t.get(i)) is not None}
+
     def add(self, order: Order) -> None:
         if self._t.exists(order.id):
             raise ConcurrencyConflict(f"order {order.id} exists")
@@ -170,6 +173,10 @@ class MemoryOrderRepository:
         _require(self._t, order.id)
         self._t.write(order.id, order)
         self._track(order)
+
+    def save_many(self, orders: Sequence[Order]) -> None:
+        for order in orders:
+            self.save(order)
 
     def pending_before(self, cutoff: datetime, limit: int) -> list[str]:
         pending = sorted(
@@ -187,6 +194,9 @@ class MemoryPaymentRepository:
     def get(self, order_id: str) -> Payment | None:
         return self._t.get(order_id)
 
+    def get_many(self, order_ids: Sequence[str]) -> dict[str, Payment]:
+        return {i: p for i in order_ids if (p := self._t.get(i)) is not None}
+
     def add(self, payment: Payment) -> None:
         if self._t.exists(payment.order_id):
             raise ConcurrencyConflict(f"payment for {payment.order_id} exists")
@@ -195,6 +205,14 @@ class MemoryPaymentRepository:
     def save(self, payment: Payment) -> None:
         _require(self._t, payment.order_id)
         self._t.write(payment.order_id, payment)
+
+    def add_many(self, payments: Sequence[Payment]) -> None:
+        for payment in payments:
+            self.add(payment)
+
+    def save_many(self, payments: Sequence[Payment]) -> None:
+        for payment in payments:
+            self.save(payment)
 
 
 class MemoryPrincipalRepository:
@@ -258,3 +276,11 @@ class MemoryInbox:
         if self.seen(handler, event_id):
             raise ConcurrencyConflict(f"{handler} already processed {event_id}")
         self.staged.add((handler, event_id))
+
+    def seen_many(self, handler: str, event_ids: Sequence[str]) -> set[str]:
+        return {e for e in event_ids if self.seen(handler, e)}
+
+    def add_many(self, handler: str, event_ids: Sequence[str]) -> None:
+        if self.seen_many(handler, event_ids) or len(set(event_ids)) != len(event_ids):
+            raise ConcurrencyConflict(f"{handler} already processed some of {len(event_ids)}")
+        self.staged.update((handler, e) for e in event_ids)

@@ -17,6 +17,7 @@ from core.domain.orders import Order
 from core.domain.payments import Payment
 from core.domain.principals import Principal
 from core.domain.stock import StockItem
+from core.ports.messaging import DeadLetter
 
 
 @dataclass
@@ -38,6 +39,7 @@ class MemoryStore:
     idempotency: dict[tuple[str, str], IdempotencyRecord] = field(default_factory=dict)
     inbox: set[tuple[str, str]] = field(default_factory=set)
     outbox: list[OutboxRow] = field(default_factory=list)
+    dead_letters: dict[tuple[str, str], DeadLetter] = field(default_factory=dict)
     lock: threading.RLock = field(default_factory=threading.RLock)
 
     def check_invariants(self) -> None:

@@ -5,9 +5,11 @@
 so `orderly serve` completes the saga with no broker, durably (the outbox is in
 the database, so events committed before a crash are delivered after restart).
 
-In-process there is no dead-letter queue: a handler that keeps failing keeps its
-batch in the outbox, retried with backoff (visible in `orderly outbox status`
-and the outbox metrics) until the cause is fixed.
+A delivery that keeps failing is retried in place, then parked in the dead-letter
+store (HandlerDispatcher with a DeadLetterStore), so it never holds its batch in
+the outbox; `orderly dlq` lists, replays and purges it. Only an unreachable
+dependency (database, the gateway's open circuit) keeps the batch in the outbox,
+retried with backoff, without using up any attempt.
 """
 
 from __future__ import annotations

@@ -1,5 +1,7 @@
 """The bundled simulated gateway: declines above a threshold, fails transiently at a
-rate, and keeps a ledger so tests can prove each order was charged at most once.
+rate, answers after a latency (`latency_ms`, slept outside its lock, so calls
+overlap as across a network), and keeps a ledger so tests can prove each order
+was charged at most once.
 
 Like a real gateway it is idempotent by key: the first charge (or refund) under a
 key decides, repeats return that decision. The ledger records each decision once
@@ -17,6 +19,7 @@ from __future__ import annotations
 import random
 import sqlite3
 import threading
+import time
 import uuid
 from collections import Counter, OrderedDict, deque
 from dataclasses import dataclass
@@ -166,7 +169,9 @@ class SimulatedGateway:
         seed: int | None = None,
         ledger_path: str | None = None,
         memory_ledger_keys: int = MEMORY_LEDGER_KEYS,
+        latency_ms: int = 0,
     ) -> None:
+        self._latency = latency_ms / 1000
         self._decline_above = decline_above
         self._failure_rate = failure_rate
         self._random = random.Random(seed)
@@ -182,7 +187,13 @@ class SimulatedGateway:
         if self._failure_rate and self._random.random() < self._failure_rate:
             raise TransientPaymentError("simulated gateway timeout")
 
+    def _wait(self) -> None:
+        """The network round trip, outside the lock: calls overlap as at a real gateway."""
+        if self._latency:
+            time.sleep(self._latency)
+
     def charge(self, idempotency_key: str, amount: Money) -> ChargeResult:
+        self._wait()
         with self._lock:
             self._maybe_fail()
             status = (
@@ -205,6 +216,7 @@ class SimulatedGateway:
             return ChargeResult(status, entry.reference, _reason(status))
 
     def refund(self, idempotency_key: str) -> RefundResult:
+        self._wait()
         with self._lock:
             self._maybe_fail()
             charge = self._store.find("charge", idempotency_key)

@@ -20,7 +20,7 @@ from sqlalchemy import Dialect, Select
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Engine
 
-from adapters.sql.errors import reraise
+from adapters.sql.errors import reraise, translate_driver_error
 
 Processor = Callable[[Any], Any] | None
 
@@ -57,6 +57,10 @@ class Prepared:
                 fetched = cursor.fetchall()
             finally:
                 cursor.close()
+        except (UnicodeEncodeError, OverflowError) as exc:  # refused before it was sent
+            refused = translate_driver_error(exc)
+            assert refused is not None
+            raise refused from exc
         except engine.dialect.loaded_dbapi.Error as exc:
             lost = engine.dialect.is_disconnect(exc, raw.dbapi_connection, None)
             if lost:

@@ -123,6 +123,19 @@ _ORDER_GET = (
     .order_by(order_lines.c.position)
     .with_for_update(of=orders)
 )
+# Several orders at once (batched event handlers), in id order: the lock order.
+_ORDERS_GET_MANY = (
+    select(
+        orders,
+        order_lines.c.sku,
+        order_lines.c.quantity,
+        order_lines.c.unit_price,
+    )
+    .select_from(orders.outerjoin(order_lines, order_lines.c.order_id == orders.c.id))
+    .where(orders.c.id.in_(bindparam("ids", expanding=True)))
+    .order_by(orders.c.id, order_lines.c.position)
+    .with_for_update(of=orders)
+)
 _ORDER_INSERT = insert(orders)
 _ORDER_LINES_INSERT = insert(order_lines)
 _ORDER_UPDATE = update(orders).where(
@@ -140,6 +153,12 @@ _ORDERS_PENDING = (
 
 _PAYMENT_GET = (
     select(payments).where(payments.c.order_id == bindparam("order_id")).with_for_update()
+)
+_PAYMENTS_GET_MANY = (
+    select(payments)
+    .where(payments.c.order_id.in_(bindparam("ids", expanding=True)))
+    .order_by(payments.c.order_id)
+    .with_for_update()
 )
 _PAYMENT_INSERT = insert(payments)
 _PAYMENT_UPDATE = update(payments).where(
@@ -169,6 +188,10 @@ _INBOX_SEEN = select(
         processed_events.c.handler == bindparam("handler"),
         processed_events.c.event_id == bindparam("event_id"),
     )
+)
+_INBOX_SEEN_MANY = select(processed_events.c.event_id).where(
+    processed_events.c.handler == bindparam("handler"),
+    processed_events.c.event_id.in_(bindparam("event_ids", expanding=True)),
 )
 _INBOX_INSERT = insert(processed_events)
 
@@ -213,6 +236,25 @@ class _Repository:
         if self._conn.execute(statement, params).rowcount != 1:
             raise ConcurrencyConflict(f"{key!r} was changed by another transaction")
         self._loaded[key] = version
+
+    def _update_many(
+        self, statement: Executable, items: list[tuple[Hashable, int, dict[str, Any]]]
+    ) -> None:
+        """Versioned UPDATEs of several rows as one executemany (batched event handlers);
+        ConcurrencyConflict unless every one matched its row."""
+        if len(items) == 1:
+            key, version, params = items[0]
+            self._update(statement, key, version, params)
+            return
+        for key, _, params in items:
+            expected = self._loaded.get(key)
+            params["k_version"] = expected if expected is not None else self._current_version(key)
+            if params["k_version"] is None:
+                raise ConcurrencyConflict(f"{key!r} is not stored")
+        if self._conn.execute(statement, [params for _, _, params in items]).rowcount != len(items):
+            raise ConcurrencyConflict("a row was changed by another transaction")
+        for key, version, _ in items:
+            self._loaded[key] = version
 
     def _current_version(self, key: Hashable) -> int | None:
         raise NotImplementedError
@@ -450,6 +492,19 @@ class SqlOrderRepository(_Repository):
         self._loaded[order.id] = order.version
         return order
 
+    def get_many(self, order_ids: Sequence[str]) -> dict[str, Order]:
+        if not order_ids:
+            return {}
+        grouped: dict[str, list[Any]] = {}
+        for row in self._conn.execute(_ORDERS_GET_MANY, {"ids": list(order_ids)}).mappings():
+            grouped.setdefault(row["id"], []).append(row)
+        found = {}
+        for order_id, rows in grouped.items():
+            order = mapping.order_from_rows(rows[0], rows if rows[0]["sku"] is not None else [])
+            self._loaded[order_id] = order.version
+            found[order_id] = order
+        return found
+
     def add(self, order: Order) -> None:
         self._insert(
             _ORDER_INSERT,
@@ -461,12 +516,20 @@ class SqlOrderRepository(_Repository):
         self._track(order)
 
     def save(self, order: Order) -> None:
-        values = mapping.order_values(order)
-        values["k_id"] = values.pop("id")
-        for fixed in ("customer_id", "currency", "total", "created_at"):
-            del values[fixed]
-        self._update(_ORDER_UPDATE, order.id, order.version, values)
-        self._track(order)
+        self.save_many([order])
+
+    def save_many(self, orders: Sequence[Order]) -> None:
+        items: list[tuple[Hashable, int, dict[str, Any]]] = []
+        for order in orders:
+            values = mapping.order_values(order)
+            values["k_id"] = values.pop("id")
+            for fixed in ("customer_id", "currency", "total", "created_at"):
+                del values[fixed]
+            items.append((order.id, order.version, values))
+        if items:
+            self._update_many(_ORDER_UPDATE, items)
+        for order in orders:
+            self._track(order)
 
     def pending_before(self, cutoff: datetime, limit: int) -> list[str]:
         rows = self._conn.execute(_ORDERS_PENDING, {"cutoff": cutoff, "limit": limit})
@@ -486,6 +549,16 @@ class SqlPaymentRepository(_Repository):
         self._loaded[order_id] = payment.version
         return payment
 
+    def get_many(self, order_ids: Sequence[str]) -> dict[str, Payment]:
+        if not order_ids:
+            return {}
+        found = {}
+        for row in self._conn.execute(_PAYMENTS_GET_MANY, {"ids": list(order_ids)}).mappings():
+            payment = mapping.payment_from_row(row)
+            self._loaded[payment.order_id] = payment.version
+            found[payment.order_id] = payment
+        return found
+
     def add(self, payment: Payment) -> None:
         self._insert(
             _PAYMENT_INSERT,
@@ -494,10 +567,28 @@ class SqlPaymentRepository(_Repository):
         )
         self._loaded[payment.order_id] = payment.version
 
+    def add_many(self, payments: Sequence[Payment]) -> None:
+        if not payments:
+            return
+        self._insert(
+            _PAYMENT_INSERT,
+            [mapping.payment_values(payment) for payment in payments],
+            lambda: ConcurrencyConflict("a payment was added concurrently"),
+        )
+        for payment in payments:
+            self._loaded[payment.order_id] = payment.version
+
     def save(self, payment: Payment) -> None:
-        values = mapping.payment_values(payment)
-        values["k_order_id"] = values.pop("order_id")
-        self._update(_PAYMENT_UPDATE, payment.order_id, payment.version, values)
+        self.save_many([payment])
+
+    def save_many(self, payments: Sequence[Payment]) -> None:
+        items: list[tuple[Hashable, int, dict[str, Any]]] = []
+        for payment in payments:
+            values = mapping.payment_values(payment)
+            values["k_order_id"] = values.pop("order_id")
+            items.append((payment.order_id, payment.version, values))
+        if items:
+            self._update_many(_PAYMENT_UPDATE, items)
 
     def _current_version(self, key: Hashable) -> int | None:
         row = self._conn.execute(_PAYMENT_GET, {"order_id": key}).first()
@@ -586,4 +677,24 @@ class SqlInbox:
         except sa_exc.IntegrityError as exc:
             if is_unique_violation(exc):
                 raise ConcurrencyConflict(f"{handler} already processed {event_id}") from exc
+            raise
+
+    def seen_many(self, handler: str, event_ids: Sequence[str]) -> set[str]:
+        if not event_ids:
+            return set()
+        rows = self._conn.execute(
+            _INBOX_SEEN_MANY, {"handler": handler, "event_ids": list(event_ids)}
+        )
+        return {row.event_id for row in rows}
+
+    def add_many(self, handler: str, event_ids: Sequence[str]) -> None:
+        if not event_ids:
+            return
+        now = self._clock.now()
+        rows = [{"handler": handler, "event_id": e, "processed_at": now} for e in event_ids]
+        try:
+            self._conn.execute(_INBOX_INSERT, rows)
+        except sa_exc.IntegrityError as exc:
+            if is_unique_violation(exc):
+                raise ConcurrencyConflict(f"{handler} already processed some events") from exc
             raise

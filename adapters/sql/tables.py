@@ -241,6 +241,26 @@ webhook_deliveries = Table(
     ),
 )
 
+
+# In-process delivery's dead letters: one handler's delivery of one event that failed
+# every attempt, parked with the whole envelope so that it can be replayed.
+dead_letters = Table(
+    "dead_letters",
+    metadata,
+    Column("handler", String(100), primary_key=True),
+    Column("event_id", String(ID), primary_key=True),
+    Column("type", String(50), nullable=False),
+    Column("subject", String(ID), nullable=False),
+    Column("occurred_at", UtcDateTime, nullable=False),
+    Column("correlation_id", String(ID), nullable=False),
+    Column("schema_version", Integer, nullable=False),
+    Column("payload", Json, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("error", String(1000), nullable=False),
+    Column("dead_lettered_at", UtcDateTime, nullable=False),
+    Index("ix_dead_letters_dead_lettered_at", "dead_lettered_at"),
+)
+
 ALL_TABLES = [
     products,
     stock,
@@ -254,6 +274,7 @@ ALL_TABLES = [
     outbox,
     webhook_subscriptions,
     webhook_deliveries,
+    dead_letters,
 ]
 
 

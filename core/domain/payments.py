@@ -1,4 +1,11 @@
-"""The record of an order's payment at the gateway."""
+"""The record of an order's payment at the gateway.
+
+The gateway is a remote system, never called inside a transaction, so a payment
+is recorded in steps: the intent (`pending`) in one transaction, the gateway's
+answer (`captured`, `declined`) in another; a refund likewise records only what
+the gateway confirmed. `voided`: the order was cancelled before any money was
+captured under its key.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +16,10 @@ from core.domain.errors import InvalidTransition
 
 
 class PaymentStatus(enum.StrEnum):
+    PENDING = "pending"
     CAPTURED = "captured"
+    DECLINED = "declined"
+    VOIDED = "voided"
     REFUNDED = "refunded"
 
 
@@ -36,13 +46,47 @@ class Payment:
         self.refunded_at = refunded_at
         self.version = version
 
+    @staticmethod
+    def intent(order_id: str, amount: int, currency: str, now: datetime) -> Payment:
+        """A charge about to be asked of the gateway (recorded before the call)."""
+        return Payment(order_id, amount, currency, "", PaymentStatus.PENDING, now)
+
     @property
     def refundable(self) -> bool:
         return self.status is PaymentStatus.CAPTURED
 
+    @property
+    def settled(self) -> bool:
+        """Nothing more will happen to it (no money held at the gateway)."""
+        return self.status in {PaymentStatus.DECLINED, PaymentStatus.VOIDED, PaymentStatus.REFUNDED}
+
+    def _require(self, *allowed: PaymentStatus) -> None:
+        if self.status not in allowed:
+            raise InvalidTransition(f"payment of order {self.order_id} is {self.status}")
+
+    def capture(self, charge_id: str) -> None:
+        self._require(PaymentStatus.PENDING)
+        self.status = PaymentStatus.CAPTURED
+        self.charge_id = charge_id
+        self.version += 1
+
+    def decline(self, charge_id: str) -> None:
+        self._require(PaymentStatus.PENDING)
+        self.status = PaymentStatus.DECLINED
+        self.charge_id = charge_id
+        self.version += 1
+
+    def void(self) -> None:
+        self._require(PaymentStatus.PENDING)
+        self.status = PaymentStatus.VOIDED
+        self.version += 1
+
     def mark_refunded(self, refund_id: str, now: datetime) -> None:
-        if self.status is not PaymentStatus.CAPTURED:
+        """Record a refund the gateway confirmed (a pending intent whose capture was
+        confirmed only through the refund is refunded too)."""
+        if self.status is PaymentStatus.REFUNDED:
             raise InvalidTransition(f"payment of order {self.order_id} is already refunded")
+        self._require(PaymentStatus.CAPTURED, PaymentStatus.PENDING)
         self.status = PaymentStatus.REFUNDED
         self.refund_id = refund_id
         self.refunded_at = now

@@ -1,8 +1,11 @@
-"""Event delivery: how committed outbox events reach the handlers."""
+"""Event delivery: how committed outbox events reach the handlers, and where the
+deliveries that kept failing are parked (dead letters)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
 from core.domain.events import EventEnvelope
@@ -24,3 +27,36 @@ class EventPublisher(Protocol):
     def publish(self, envelopes: Sequence[EventEnvelope]) -> None:
         """Deliver to every subscriber; return only once delivery is confirmed."""
         ...
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """One handler's delivery of one event that failed every attempt."""
+
+    handler: str
+    envelope: EventEnvelope
+    attempts: int
+    error: str
+    dead_lettered_at: datetime
+
+
+class DeadLetterStore(Protocol):
+    """Parked deliveries of in-process messaging (RabbitMQ has its own queue)."""
+
+    def add(self, letter: DeadLetter) -> None:
+        """Park a delivery; parking the same handler and event again replaces it."""
+        ...
+
+    def list(self, limit: int) -> list[DeadLetter]:
+        """The oldest `limit` dead letters, oldest first."""
+        ...
+
+    def remove(self, handler: str, event_id: str) -> bool:
+        """Take one out (replayed); False if it was not there."""
+        ...
+
+    def purge(self) -> int:
+        """Delete every dead letter; returns how many there were."""
+        ...
+
+    def count(self) -> int: ...

@@ -301,13 +301,23 @@ class FanOutWebhooks:
         self._listeners.append(listener)
 
     def __call__(self, envelope: EventEnvelope) -> None:
-        subscriptions = [s for s in self._store.active_subscriptions() if s.wants(envelope.type)]
-        if not subscriptions:
+        self.handle_batch([envelope])
+
+    def handle_batch(self, envelopes: Sequence[EventEnvelope]) -> None:
+        """A batch of events: the subscriptions are read once, deliveries stored in
+        event order."""
+        active = self._store.active_subscriptions()
+        if not active:
             return
-        added = self._store.add_deliveries(
-            deliveries_for(subscriptions, envelope, self._clock.now())
-        )
-        if added:
+        now = self._clock.now()
+        deliveries = [
+            delivery
+            for envelope in envelopes
+            for delivery in deliveries_for(
+                [s for s in active if s.wants(envelope.type)], envelope, now
+            )
+        ]
+        if deliveries and self._store.add_deliveries(deliveries):
             for listener in list(self._listeners):
                 listener()
 

@@ -6,6 +6,8 @@ from typing import TYPE_CHECKING
 
 import click
 
+from core.ports.errors import DependencyUnavailable
+from entrypoints.cli.output import console
 from entrypoints.cli.support import container, echo_json, refusals
 
 if TYPE_CHECKING:  # pika, SQLAlchemy and friends load when a command runs, not for --help
@@ -98,21 +100,44 @@ def outbox() -> None:
 
 
 @outbox.command("status")
-@click.option("--json", "as_json", is_flag=True, help="Print {backlog, oldest_age_seconds}.")
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print {backlog, oldest_age_seconds, dead_letters}.",
+)
 @refusals
 def outbox_status(as_json: bool) -> None:
-    """How many events wait for delivery, and how long the oldest has waited."""
-    status = container().outbox_queries().status()
+    """How many events wait for delivery, how long the oldest has waited, and how many
+    deliveries are dead-lettered (null when RabbitMQ cannot be reached)."""
+    c = container()
+    status = c.outbox_queries().status()
+    try:
+        dead: int | None = c.dead_letters().count()
+    except DependencyUnavailable as exc:
+        click.echo(f"warning: dead letters unknown: {exc}", err=True)
+        dead = None
     if as_json:
-        echo_json({"backlog": status.backlog, "oldest_age_seconds": status.oldest_age_seconds})
+        echo_json(
+            {
+                "backlog": status.backlog,
+                "oldest_age_seconds": status.oldest_age_seconds,
+                "dead_letters": dead,
+            }
+        )
         return
     age = "-" if status.oldest_age_seconds is None else f"{status.oldest_age_seconds:.1f}s"
-    click.echo(f"backlog: {status.backlog} events, oldest waiting {age}")
+    parked = "unknown" if dead is None else str(dead)
+    click.echo(f"backlog: {status.backlog} events, oldest waiting {age}; dead letters: {parked}")
 
 
 @click.group()
 def dlq() -> None:
-    """Dead-lettered messages (RabbitMQ): deliveries that failed every attempt."""
+    """Dead-lettered deliveries: those that failed every attempt (both messaging modes).
+
+    With RabbitMQ they wait in the orderly.dead-letter queue; with in-process
+    messaging in the dead_letters table. Same commands, same output.
+    """
 
 
 @dlq.command("list")
@@ -123,7 +148,7 @@ def dlq() -> None:
 @refusals
 def dlq_list(limit: int, as_json: bool) -> None:
     """Show dead letters without removing them, oldest first."""
-    letters = _rabbitmq_container("orderly dlq").dead_letters().peek(limit)
+    letters = container().dead_letters().peek(limit)
     if as_json:
         echo_json([letter.to_dict() for letter in letters])
         return
@@ -131,8 +156,6 @@ def dlq_list(limit: int, as_json: bool) -> None:
         click.echo("the dead-letter queue is empty")
         return
     from rich.table import Table
-
-    from entrypoints.cli.output import console
 
     table = Table("event id", "type", "queue", "attempts", "dead-lettered at", "error")
     for letter in letters:
@@ -153,13 +176,15 @@ def dlq_list(limit: int, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the replayed letters as JSON.")
 @refusals
 def dlq_replay(event_id: str | None, limit: int | None, as_json: bool) -> None:
-    """Send dead letters back to their handler's queue with a fresh attempt count.
+    """Send dead letters back to their handler with a fresh attempt count.
 
+    RabbitMQ: back to the handler's queue. In-process: delivered to the handler
+    here and now; one that fails every attempt again is dead-lettered anew.
     Fix the cause first (see `orderly dlq list`): a replayed letter that fails
     again returns here after the usual retries. Handlers ignore events they
     already processed, so replaying twice is harmless.
     """
-    replayed = _rabbitmq_container("orderly dlq").dead_letters().replay(event_id, limit)
+    replayed = container().dead_letters().replay(event_id, limit)
     if as_json:
         echo_json([letter.to_dict() for letter in replayed])
         return
@@ -171,7 +196,7 @@ def dlq_replay(event_id: str | None, limit: int | None, as_json: bool) -> None:
 @refusals
 def dlq_purge(yes: bool) -> None:
     """Delete every dead letter (their events are not delivered to those handlers)."""
-    c = _rabbitmq_container("orderly dlq")
+    c = container()
     if not yes:
         click.confirm("Delete every dead-lettered message?", abort=True)
     click.echo(f"purged {c.dead_letters().purge()} dead letters")

@@ -32,6 +32,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
+from adapters.messaging.metrics import dead_letter_depth
 from core.ports.errors import DependencyUnavailable
 from core.ports.queries import OutboxStatus
 
@@ -73,11 +74,20 @@ class OutboxCollector(Collector):
         )
         age.add_metric([], status.oldest_age_seconds or 0.0)
         yield age
+        depth = dead_letter_depth()
+        if depth is not None:
+            dead = GaugeMetricFamily(
+                "orderly_dead_letters", "Deliveries parked after failing every attempt"
+            )
+            dead.add_metric([], depth)
+            yield dead
 
 
 MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
 # Read from the database at scrape time, never from the workers' sample files.
-SCRAPE_TIME_FAMILIES = frozenset({"orderly_outbox_backlog", "orderly_outbox_oldest_age_seconds"})
+SCRAPE_TIME_FAMILIES = frozenset(
+    {"orderly_outbox_backlog", "orderly_outbox_oldest_age_seconds", "orderly_dead_letters"}
+)
 
 
 class _Excluding(Collector):

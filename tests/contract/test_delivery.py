@@ -22,7 +22,7 @@ from typing import Protocol
 import pika
 import pytest
 
-from adapters.memory.store import MemoryStore
+from adapters.memory.store import MemoryStore, OutboxRow
 from adapters.messaging.dispatch import HandlerDispatcher
 from adapters.messaging.metrics import MESSAGES_HANDLED
 from adapters.messaging.rabbitmq.publisher import RabbitPublisher
@@ -318,7 +318,11 @@ def test_redelivered_events_have_no_second_effect(make_harness: MakeHarness) -> 
 
 
 def test_transient_gateway_failures_are_retried_until_paid(make_harness: MakeHarness) -> None:
-    harness = make_harness(payments_failure_rate=0.5, max_delivery_attempts=20)
+    # Half the calls fail: runs of 5 failures are common, so the circuit breaker (its own
+    # test: tests/unit/test_gateway_guard.py) is set out of the way here.
+    harness = make_harness(
+        payments_failure_rate=0.5, max_delivery_attempts=20, payments_breaker_failures=1000
+    )
     shop = Shop(harness)
     harness.start()
     shop.product("BOWL-1", 900, 100)
@@ -373,3 +377,45 @@ def test_orders_placed_concurrently_all_complete(make_harness: MakeHarness) -> N
     shop.store.check_invariants()
     stock = shop.c.queries().get_stock("KNIFE-1")
     assert stock is not None and stock.reserved == 60
+
+
+def test_a_poison_event_in_a_batch_is_dead_lettered_alone_and_the_rest_commit_once(
+    make_harness: MakeHarness,
+) -> None:
+    """Orders placed while delivery was down arrive as one batch, with an OrderPlaced
+    that no handler can read among them: the good ones are charged and notified once,
+    the poison one is retried and dead-lettered alone, in either messaging mode."""
+    harness = make_harness(max_delivery_attempts=3)
+    shop = Shop(harness)
+    shop.product("SPOON-1", 300, 100)
+    orders = [shop.place("SPOON-1") for _ in range(10)]
+    poison = EventEnvelope(
+        event_id="poison-event",
+        type="OrderPlaced",
+        subject="order-poison",
+        occurred_at=shop.events()[0].occurred_at,
+        correlation_id="poison",
+        schema_version=1,
+        payload={"order_id": "order-poison"},  # no customer, total, lines: unreadable
+    )
+    with shop.store.lock:  # committed with the others, in the middle of the backlog
+        rows = shop.store.outbox
+        rows.insert(5, OutboxRow(0, poison, rows[0].created_at))
+        for position, row in enumerate(rows, 1):
+            row.position = position
+
+    harness.start()
+
+    shop.wait_for(orders, "paid")
+    eventually(lambda: len(shop.notifications()) == 10, "10 notifications")
+    eventually(lambda: harness.container.dead_letters().count() == 1, "the dead letter")
+    assert shop.gateway.charge_calls() == dict.fromkeys(orders, 1)  # real calls: once each
+    assert set(shop.notifications().values()) == {1}
+    (letter,) = harness.container.dead_letters().peek()
+    assert (letter.event_id, letter.queue, letter.attempts) == (
+        "poison-event",
+        "orderly.payments.charge",
+        3,
+    )
+    assert "TypeError" in letter.error
+    eventually(shop.drained, "the outbox to drain")  # nothing waits behind the poison

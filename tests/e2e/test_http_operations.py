@@ -107,6 +107,8 @@ def test_metrics_count_requests_by_route_and_status_orders_and_backlog(
     assert backlog is not None and backlog >= 0
     assert text.count("# TYPE orderly_outbox_backlog gauge") == 1
     assert _sample(text, "orderly_outbox_oldest_age_seconds") is not None
+    assert _sample(text, "orderly_dead_letters") == 0  # in-process: the dead-letter store
+    assert text.count("# TYPE orderly_dead_letters gauge") == 1
     assert "python_info" in text, "the process-wide default registry is exported too"
 
 

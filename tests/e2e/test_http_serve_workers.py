@@ -56,5 +56,8 @@ def test_metrics_of_two_workers_count_every_request(tmp_path: Path) -> None:
             with httpx.Client(timeout=10) as client:
                 text = client.get(f"{base}/metrics").text
             assert _products_requests(text) == sent
+            # Scrape-time gauges, read from the database by whichever worker answers.
+            assert "\norderly_dead_letters 0.0\n" in text
+            assert text.count("# TYPE orderly_dead_letters gauge") == 1
         assert len(_pids_that_served(log, "/metrics")) >= 1
         served.stop()

@@ -8,6 +8,7 @@ import json
 import os
 import socket
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -165,7 +166,15 @@ def _connections(vhost_url: str) -> int:
     return len(json.loads(listed.stdout or "[]"))
 
 
+def _quiet(vhost_url: str, timeout: float = 30.0) -> None:
+    """Wait until the vhost has no connection left (earlier tests' close asynchronously)."""
+    deadline = time.monotonic() + timeout
+    while _connections(vhost_url) and time.monotonic() < deadline:
+        time.sleep(0.5)
+
+
 def test_readiness_reuses_one_connection_and_remembers_a_down_answer(rabbitmq_url: str) -> None:
+    _quiet(rabbitmq_url)
     health = BrokerHealth(rabbitmq_url, cache_seconds=0)  # every call checks for real
     try:
         for _ in range(5):

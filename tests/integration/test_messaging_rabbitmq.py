@@ -23,6 +23,7 @@ from click.testing import CliRunner, Result
 from prometheus_client import REGISTRY
 
 from adapters.messaging.health import BrokerHealth
+from adapters.messaging.metrics import DEAD_LETTERS
 from adapters.messaging.rabbitmq.publisher import RabbitPublisher
 from adapters.messaging.rabbitmq.topology import DEAD_LETTER_QUEUE, EXCHANGE, Topology
 from adapters.messaging.relay import OutboxRelay
@@ -34,7 +35,7 @@ from core.use_cases.catalog import CreateProductCommand
 from core.use_cases.ordering import PlaceOrderCommand
 from entrypoints.cli.main import cli
 from entrypoints.cli.support import CliState
-from entrypoints.container import Container, build_container
+from entrypoints.container import Container, build_container, track_delivery_metrics
 from entrypoints.settings import Settings
 from entrypoints.worker import Worker
 
@@ -186,6 +187,10 @@ def test_unreadable_messages_are_dead_lettered_at_once_and_operators_see_them(
     table = _invoke(container, "dlq", "list")
     assert "orderly.payments.charge" in table.output
     assert _invoke(container, "dlq", "list", "--json").output == listed.output  # still there
+    status = json.loads(_invoke(container, "outbox", "status", "--json").output)
+    assert status["dead_letters"] == 1
+    track_delivery_metrics(container)
+    assert next(iter(DEAD_LETTERS.collect())).samples[0].value == 1  # the depth gauge
 
     purged = _invoke(container, "dlq", "purge", "--yes")
     assert purged.exit_code == 0 and "purged 1" in purged.output
@@ -232,12 +237,19 @@ def test_the_worker_sweeps_orders_unpaid_past_the_timeout(rabbitmq_url: str) -> 
 
 def test_messaging_commands_refuse_in_process_mode_with_a_reason() -> None:
     memory = build_container(Settings(database_url="memory://"))
-    for command in (["worker"], ["relay"], ["dlq", "list"]):
+    for command in (["worker"], ["relay"]):
         result = CliRunner().invoke(cli, command, obj=CliState(memory))
         assert result.exit_code == 1
         assert "ORDERLY_MESSAGING=rabbitmq" in result.output
+    # dlq works in both modes (in-process: the dead-letter store).
+    listed = CliRunner().invoke(cli, ["dlq", "list", "--json"], obj=CliState(memory))
+    assert (listed.exit_code, json.loads(listed.output)) == (0, [])
     status = CliRunner().invoke(cli, ["outbox", "status", "--json"], obj=CliState(memory))
-    assert json.loads(status.output) == {"backlog": 0, "oldest_age_seconds": None}
+    assert json.loads(status.output) == {
+        "backlog": 0,
+        "oldest_age_seconds": None,
+        "dead_letters": 0,
+    }
 
 
 def test_sigterm_stops_the_worker_gracefully(

@@ -90,6 +90,7 @@ def build_shop(
             container.handlers,
             attempts=container.config.max_delivery_attempts,
             sleep=sleeps.append,
+            dead_letters=container.dead_letter_store,
         )
     )
     if deliver:

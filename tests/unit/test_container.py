@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 
+from adapters.payments.guard import GuardedGateway
 from core.use_cases.handlers import ChargePayment
 from entrypoints.container import Container, build_container
 from entrypoints.settings import Settings
@@ -19,10 +20,12 @@ def _first_use_from_threads(container: Container, threads_n: int) -> list[tuple[
         start.wait()
         charge = container.dispatcher().handlers[0].handle
         assert isinstance(charge, ChargePayment)
+        guarded = charge._gateway
+        assert isinstance(guarded, GuardedGateway)  # timeout and circuit breaker in front
         ids = (
             id(container.memory_store()),
             id(container.gateway()),
-            id(charge._gateway),
+            id(guarded.inner),
             id(container.notifier()),
             id(container.commit_hooks()),
             id(container.uow_factory().after_commit),

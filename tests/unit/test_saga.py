@@ -10,7 +10,7 @@ import threading
 from adapters.payments.simulated import SimulatedGateway
 from core.domain.events import EventEnvelope
 from core.domain.money import Money
-from core.domain.payments import PaymentStatus
+from core.domain.payments import Payment, PaymentStatus
 from core.ports.payments import ChargeStatus
 from tests.unit.conftest import MakeShop
 from tests.unit.shop import ALICE, BOB, FlakyGateway, Shop
@@ -48,7 +48,8 @@ def test_declined_above_the_threshold_cancels_and_releases_stock(make_shop: Make
     assert (declined.status, declined.cancel_reason) == ("cancelled", "payment_declined")
     assert shop.stock("AB-1").reserved == 2
     assert shop.store.stock["AB-1"].reservations == {at_limit: 2}
-    assert above not in shop.store.payments
+    # The intent was recorded before the call, then the gateway's decline on it.
+    assert shop.store.payments[above].status is PaymentStatus.DECLINED
     assert shop.gateway.charges() == {at_limit: 1, above: 1}  # each order charged once
     # Asking the gateway again under the same key replays the first answer: declined.
     assert shop.gateway.charge(above, Money(1500, "EUR")).status is ChargeStatus.DECLINED
@@ -168,25 +169,37 @@ def test_a_seeded_flaky_gateway_still_charges_and_refunds_each_order_once(
     assert statuses == {o: "cancelled" if o in cancelled else "paid" for o in orders}
 
 
-def test_events_stay_in_the_outbox_until_a_later_delivery_succeeds(make_shop: MakeShop) -> None:
+def test_a_delivery_failing_every_attempt_is_parked_and_replayed_once_fixed(
+    make_shop: MakeShop,
+) -> None:
     flaky = FlakyGateway(SimulatedGateway(), failures=2)
     shop = make_shop(gateway=flaky, max_delivery_attempts=2)
     shop.product("AB-1", on_hand=5)
-    order_id = shop.place({"AB-1": 1})  # both attempts fail: delivery gives up for now
+    order_id = shop.place({"AB-1": 1})  # both attempts fail: the delivery is parked
+    other = shop.place({"AB-1": 1})  # and blocks nothing behind it
     assert shop.order(order_id).status == "pending_payment"
-    assert shop.c.outbox_queries().status().backlog == 1
-    assert shop.relay.drain() == 2  # OrderPlaced, then the OrderPaid it caused
-    assert shop.order(order_id).status == "paid"
+    assert shop.order(other).status == "paid"
     assert shop.c.outbox_queries().status().backlog == 0
-    assert shop.gateway.charges() == {order_id: 1}
+    dead_letters = shop.c.dead_letters()
+    (letter,) = dead_letters.peek()
+    assert (letter.queue, letter.attempts) == ("orderly.payments.charge", 2)
+    assert "TransientPaymentError" in letter.error
+    assert [d.event_id for d in dead_letters.replay()] == [letter.event_id]
+    assert shop.order(order_id).status == "paid"
+    assert dead_letters.count() == 0
+    assert shop.gateway.charges() == {order_id: 1, other: 1}
 
 
-def test_a_capture_whose_commit_was_lost_is_given_back(make_shop: MakeShop) -> None:
-    """The gateway captured, then the handler's transaction was lost and the order was
-    cancelled meanwhile: the redelivered OrderPlaced refunds instead of keeping the money."""
+def test_a_capture_whose_outcome_was_lost_is_given_back(make_shop: MakeShop) -> None:
+    """The intent was recorded and the gateway captured, then the worker died before
+    recording the outcome, and the order was cancelled meanwhile: the redelivered
+    OrderPlaced refunds the capture instead of keeping the money."""
     shop = make_shop(deliver=False)
     shop.product("AB-1", price=400, on_hand=5)
     order_id = shop.place({"AB-1": 1})
+    with shop.c.uow_factory()() as uow:
+        uow.payments.add(Payment.intent(order_id, 400, "EUR", shop.clock.now()))
+        uow.commit()
     shop.gateway.charge(order_id, Money(400, "EUR"))
     shop.cancel(order_id)
     shop.start_delivery()
@@ -194,6 +207,19 @@ def test_a_capture_whose_commit_was_lost_is_given_back(make_shop: MakeShop) -> N
     assert shop.order(order_id).status == "cancelled"
     assert shop.gateway.charges() == {order_id: 1}
     assert shop.gateway.refunds() == {order_id: 1}
+    assert shop.store.payments[order_id].status is PaymentStatus.REFUNDED
+
+
+def test_an_order_cancelled_before_its_charge_is_never_charged(make_shop: MakeShop) -> None:
+    shop = make_shop(deliver=False)
+    shop.product("AB-1", price=400, on_hand=5)
+    order_id = shop.place({"AB-1": 1})
+    shop.cancel(order_id)
+    shop.start_delivery()
+    shop.relay.drain()
+    assert shop.gateway.charge_calls() == {}
+    assert shop.gateway.refunds() == {}
+    assert order_id not in shop.store.payments
 
 
 def test_a_pending_order_past_the_timeout_is_cancelled_by_the_sweep(make_shop: MakeShop) -> None:

@@ -1,14 +1,16 @@
 """Consuming handler queues: manual acks, bounded prefetch, delayed retries, dead letters.
 
 One `RabbitConsumer` owns one BlockingConnection and runs in one thread (pika's
-connections are not thread-safe); a worker runs several for concurrency. Each
-delivery runs its handler (its own unit of work with inbox dedupe) and is acked
-only after the handler committed, so a crash redelivers and the inbox absorbs
-the repeat. A failing delivery is re-published to the handler's next retry queue
+connections are not thread-safe); a worker runs several for concurrency. The
+consumer takes every delivery that has arrived (up to the prefetch), hands each
+handler's share to it as one batch (one unit of work, inbox dedupe; a failing
+delivery is retried alone, see HandlerDispatcher.run_batch), and acks only after
+the effects committed, so a crash redelivers and the inbox absorbs the repeat.
+A delivery that still fails is re-published to the handler's next retry queue
 (longer TTL each time) and acked; after `max_attempts` it goes to the
 dead-letter queue. A message that cannot be read goes there at once. When
-storage is down the message is requeued untouched and the consumer backs off,
-so an outage does not burn the messages' attempts.
+storage (or the payment gateway, circuit open) is down the messages are
+requeued and the consumer backs off, so an outage does not burn the messages' attempts.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any
@@ -33,12 +36,19 @@ from adapters.messaging.rabbitmq.connection import (
 )
 from adapters.messaging.rabbitmq.topology import DEAD_LETTER_QUEUE, Route, Topology
 from adapters.tracing import otel
-from adapters.tracing.work import handling
 from core.domain.events import EventEnvelope
 from core.ports.errors import DependencyUnavailable
 from core.use_cases.handlers import EventHandler
 
 logger = logging.getLogger("orderly.messaging.consumer")
+
+
+@dataclass(frozen=True)
+class _Delivery:
+    route: Route
+    tag: int
+    properties: Any
+    body: bytes
 
 
 class _StorageDown(Exception):
@@ -54,6 +64,7 @@ class RabbitConsumer:
         stop: threading.Event,
         prefetch: int = 100,
         max_backoff: float = 10.0,
+        batch_size: int | None = None,
     ) -> None:
         self._url = url
         self._topology = topology
@@ -66,6 +77,9 @@ class RabbitConsumer:
         self._connection: Any = None
         self._publish_channel: Any = None
         self._attempt = 0  # failed connections since the last good one
+        self._pending: list[_Delivery] = []
+        # Half the prefetch: the next batch is already on its way while one is handled.
+        self._batch = max(1, batch_size or prefetch // 2)
         self.consuming = threading.Event()  # set while subscribed (tests and readiness)
 
     def run(self) -> None:
@@ -120,7 +134,14 @@ class RabbitConsumer:
                 "consuming again from %s after %d attempt(s)", mask_url(self._url), self._attempt
             )
         while not self._stop.is_set():
+            # Wait for deliveries, then take what else has arrived, and handle them all.
             self._connection.process_data_events(time_limit=0.5)
+            while self._pending and len(self._pending) < self._batch:
+                before = len(self._pending)
+                self._connection.process_data_events(time_limit=0)
+                if len(self._pending) == before:
+                    break
+            self._flush(channel)
             if self._storage_down is not None:
                 raise _StorageDown()
         # Graceful stop: no new deliveries; those prefetched but not started go back
@@ -130,6 +151,7 @@ class RabbitConsumer:
             channel.basic_cancel(tag)
 
     def _close(self) -> None:
+        self._pending = []  # unacked: the broker requeues them with the connection
         connection, self._connection = self._connection, None
         self._publish_channel = None
         if connection is not None and connection.is_open:
@@ -140,45 +162,69 @@ class RabbitConsumer:
     def _on_message(
         self, route: Route, channel: Any, method: Any, properties: Any, body: bytes
     ) -> None:
-        tag = method.delivery_tag
         if self._stop.is_set() or self._storage_down is not None:
             # Left unacked: closing the connection (or cancelling the consumer) hands it
             # back to the queue. A nack would have the broker redeliver it to this very
             # consumer at once, into the dispatch loop the nack runs in: the consumer
             # would spin on redeliveries instead of backing off.
             return
-        handler = self._handlers[route.handler]
-        try:
-            envelope = messages.decode(body)
-        except messages.UnreadableMessage as exc:
-            self._dead_letter(route, properties, body, str(exc))
-            channel.basic_ack(delivery_tag=tag)
-            return
-        otel.remember(envelope.event_id, messages.headers(properties).get(otel.TRACEPARENT))
-        with handling(envelope):  # the consumer's own lines carry the correlation id too
-            self._dispatch(route, handler, channel, tag, properties, body, envelope)
+        self._pending.append(_Delivery(route, method.delivery_tag, properties, body))
 
-    def _dispatch(
-        self,
-        route: Route,
-        handler: EventHandler,
-        channel: Any,
-        tag: int,
-        properties: Any,
-        body: bytes,
-        envelope: EventEnvelope,
-    ) -> None:
+    def _flush(self, channel: Any) -> None:
+        """Handle the deliveries received so far, a batch per handler, then ack them.
+
+        Each handler's share runs as one batch (one unit of work); deliveries that fail
+        are retried one by one, and those that still fail go to a retry queue (or the
+        dead-letter queue) before their ack. Acks go out only after the effects
+        committed, as one multiple-ack when every delivery of the flush is settled.
+        """
+        pending, self._pending = self._pending, []
+        if not pending:
+            return
+        by_handler: dict[str, list[tuple[_Delivery, EventEnvelope]]] = {}
+        settled: list[int] = []
+        for delivery in pending:
+            try:
+                envelope = messages.decode(delivery.body)
+            except messages.UnreadableMessage as exc:
+                self._dead_letter(delivery.route, delivery.properties, delivery.body, str(exc))
+                settled.append(delivery.tag)
+                continue
+            # The handler's span continues the trace the relay put in the headers.
+            otel.remember(
+                envelope.event_id, messages.headers(delivery.properties).get(otel.TRACEPARENT)
+            )
+            by_handler.setdefault(delivery.route.handler, []).append((delivery, envelope))
         try:
-            self._dispatcher.run(handler, envelope)
+            for name, group in by_handler.items():
+                handler = self._handlers[name]
+                failures = self._dispatcher.run_batch(handler, [e for _, e in group])
+                for delivery, envelope in group:
+                    failure = failures.get(envelope.event_id)
+                    if failure is not None:
+                        self._failed(
+                            delivery.route,
+                            delivery.properties,
+                            delivery.body,
+                            failure,
+                            envelope.event_id,
+                        )
+                    settled.append(delivery.tag)
         except DependencyUnavailable as exc:
+            # The batches not yet settled stay unacked; the connection is dropped below
+            # (the broker requeues them) and the consumer backs off.
             self._storage_down = exc
-            channel.basic_nack(delivery_tag=tag, requeue=True)
+        self._ack(channel, settled, len(settled) == len(pending))
+
+    @staticmethod
+    def _ack(channel: Any, tags: list[int], everything: bool) -> None:
+        if not tags:
             return
-        except Exception as exc:
-            self._failed(route, properties, body, exc, envelope.event_id)
+        if everything:
+            channel.basic_ack(delivery_tag=max(tags), multiple=True)
+            return
+        for tag in tags:
             channel.basic_ack(delivery_tag=tag)
-            return
-        channel.basic_ack(delivery_tag=tag)
 
     def _failed(
         self, route: Route, properties: Any, body: bytes, exc: Exception, event_id: str

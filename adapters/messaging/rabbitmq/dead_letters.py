@@ -3,28 +3,14 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
 from typing import Any
 
 import pika
 
+from adapters.messaging.dead_letters import DeadLetterSummary as DeadLetter
 from adapters.messaging.rabbitmq import messages
 from adapters.messaging.rabbitmq.connection import BROKER_ERRORS, parameters, unavailable
 from adapters.messaging.rabbitmq.topology import DEAD_LETTER_QUEUE, Topology
-
-
-@dataclass(frozen=True)
-class DeadLetter:
-    event_id: str
-    event_type: str
-    queue: str
-    attempts: int
-    error: str
-    dead_lettered_at: str
-    correlation_id: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def _describe(properties: Any, body: bytes) -> DeadLetter:
@@ -55,6 +41,8 @@ def _text(value: Any) -> str:
 
 
 class DeadLetterQueue:
+    """RabbitMQ mode's dead letters (`orderly dlq` through the DeadLetters interface)."""
+
     def __init__(self, url: str, topology: Topology) -> None:
         self._url = url
         self._topology = topology
