@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 import threading
-import uuid
+import time
 from datetime import UTC, datetime, timedelta
 
 
@@ -31,9 +32,32 @@ class FixedClock:
             self._now += timedelta(seconds=seconds)
 
 
+_RAND_B = (1 << 62) - 1
+
+
 class UuidGenerator:
+    """Time-ordered ids: UUID version 7 (RFC 9562), 48 bits of Unix milliseconds, then
+    74 random bits.
+
+    Orders and outbox events are keyed by these ids; random (version 4) keys land
+    on random pages of their B-tree indexes, so each batch of inserts dirtied (and
+    wrote to SQLite's WAL) a page per row once the index outgrew the cache, and the
+    cost per insert grew with the table. Time-ordered keys append at the right edge.
+    Built from the bits directly, not through uuid.UUID: half the cost, and a bulk
+    import stamps two event ids per row.
+    """
+
     def new_id(self) -> str:
-        return str(uuid.uuid4())
+        r = int.from_bytes(os.urandom(10))
+        value = (
+            (time.time_ns() // 1_000_000) << 80
+            | 0x7 << 76  # version
+            | (r >> 62 & 0xFFF) << 64  # rand_a
+            | 0b10 << 62  # RFC variant
+            | r & _RAND_B  # rand_b
+        )
+        h = f"{value:032x}"
+        return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
     def new_secret(self) -> str:
         return secrets.token_urlsafe(32)

@@ -27,6 +27,7 @@ from core.ports.errors import ConcurrencyConflict
 
 BUSY_TIMEOUT_SECONDS = 10.0
 PG_POOL_SIZE = 10
+SQLITE_CACHE_KIB = 32 * 1024
 PG_MAX_OVERFLOW = 20
 PG_CONNECT_TIMEOUT_SECONDS = 5
 _BEGIN_OPTION = "orderly_begin"
@@ -302,6 +303,9 @@ def _sqlite_engine(url: URL, busy_timeout: float) -> Engine:
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
+            # Page cache per connection (SQLite's default is 2 MiB): index inserts at
+            # random keys (UUIDs) re-read pages from the OS once the indexes outgrow it.
+            cursor.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
         finally:
             cursor.close()
 

@@ -31,6 +31,7 @@ from sqlalchemy import (
 from sqlalchemy import exc as sa_exc
 
 from adapters.sql import mapping
+from adapters.sql.bulk import execute_many
 from adapters.sql.errors import is_unique_violation
 from adapters.sql.tables import (
     idempotency_keys,
@@ -310,7 +311,7 @@ class WriteQueue:
 
     def _send(self, statement: Executable, batch: list[dict[str, Any]]) -> None:
         try:
-            rowcount = self._conn.execute(statement, batch).rowcount
+            rowcount = execute_many(self._conn, statement, batch)
         except sa_exc.IntegrityError as exc:
             if is_unique_violation(exc):
                 raise ConcurrencyConflict("a row was added concurrently") from exc

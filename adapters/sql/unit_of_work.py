@@ -13,9 +13,9 @@ from types import TracebackType
 from sqlalchemy import Connection, insert, text
 from sqlalchemy import exc as sa_exc
 
+from adapters.sql.bulk import execute_many
 from adapters.sql.database import SqlDatabase, WriteScope
 from adapters.sql.errors import reraise, translate_driver_error
-from adapters.sql.mapping import envelope_values
 from adapters.sql.outbox_listener import CHANNEL as OUTBOX_CHANNEL
 from adapters.sql.repositories import (
     SqlIdempotencyRepository,
@@ -118,11 +118,21 @@ class SqlUnitOfWork(UnitOfWork):
         now = self._clock.now()
         trace = otel.current_traceparent()
         rows = [
-            envelope_values(envelope) | {"created_at": now, "trace_context": trace}
+            {
+                "event_id": envelope.event_id,
+                "type": envelope.type,
+                "subject": envelope.subject,
+                "occurred_at": envelope.occurred_at,
+                "correlation_id": envelope.correlation_id,
+                "schema_version": envelope.schema_version,
+                "payload": envelope.payload,
+                "created_at": now,
+                "trace_context": trace,
+            }
             for envelope in envelopes
         ]
         connection = self._connection()
-        connection.execute(_OUTBOX_INSERT, rows)
+        execute_many(connection, _OUTBOX_INSERT, rows)
         if not self._db.is_sqlite:
             # Delivered at commit (and dropped on rollback): wakes listening relays.
             connection.execute(_NOTIFY_OUTBOX)
