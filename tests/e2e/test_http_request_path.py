@@ -8,6 +8,7 @@ the driver runs, including BEGIN and COMMIT and those run on the driver cursor.
 
 from __future__ import annotations
 
+import inspect
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -84,3 +85,18 @@ def test_reading_an_order_is_two_statements_and_no_thread_hop(traced: Any) -> No
     assert r.status_code == 200, r.text
     assert offload.hops == hops, "SQLite reads run inline: WAL readers never wait"
     assert trace.statements == ["SELECT", "SELECT"], "the key, then the order with its lines"
+
+
+def test_no_guard_or_dependency_of_the_api_hops_to_a_thread(tmp_path: Path) -> None:
+    """Litestar runs a plain-function guard, and a dependency marked sync_to_thread, in a
+    worker thread: a hop per request for work that takes microseconds."""
+    app = create_app(make_container("memory", tmp_path), deliver_events=False)
+    checked = 0
+    for route in app.routes:
+        for handler in getattr(route, "route_handlers", []):
+            for guard in handler.resolve_guards():
+                assert inspect.iscoroutinefunction(getattr(guard, "func", guard)), handler
+                checked += 1
+            for name, provide in handler.resolve_dependencies().items():
+                assert not provide.sync_to_thread, (handler, name)
+    assert checked >= 6
