@@ -281,7 +281,3 @@ ALL_TABLES = [
 def create_schema(engine: Engine) -> None:
     """Create every table directly (tests and benchmarks); deployments run the migrations."""
     metadata.create_all(engine)
-
-
-def drop_schema(engine: Engine) -> None:
-    metadata.drop_all(engine)

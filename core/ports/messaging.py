@@ -3,7 +3,7 @@ deliveries that kept failing are parked (dead letters)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -20,12 +20,6 @@ class Outbox(Protocol):
 
         Returns how many were delivered; 0 means the outbox is drained.
         """
-        ...
-
-
-class EventPublisher(Protocol):
-    def publish(self, envelopes: Sequence[EventEnvelope]) -> None:
-        """Deliver to every subscriber; return only once delivery is confirmed."""
         ...
 
 
