@@ -3,12 +3,30 @@ deliveries that kept failing are parked (dead letters)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
 from core.domain.events import EventEnvelope
+
+
+class BatchFailed(Exception):
+    """Some deliveries of a batch failed (by event id); the others' effects committed."""
+
+    def __init__(self, failures: dict[str, Exception]) -> None:
+        super().__init__(f"{len(failures)} deliveries of the batch failed")
+        self.failures = failures
+
+
+@dataclass(frozen=True)
+class EventHandler:
+    """A named subscriber: `name` is stable (it names the inbox rows and the queue)."""
+
+    name: str
+    event_type: str
+    handle: Callable[[EventEnvelope], None]
+    handle_batch: Callable[[Sequence[EventEnvelope]], None] | None = None
 
 
 class Outbox(Protocol):
