@@ -123,7 +123,7 @@ class Container(containers.DeclarativeContainer):
     )
     notifier = providers.ThreadSafeSingleton(LogNotifier)
 
-    # Webhooks (SPEC section 5): subscriptions and deliveries, the fan-out handler that
+    # Webhooks (docs/api.md, Webhooks): subscriptions and deliveries, the fan-out handler that
     # makes deliveries from committed events, and the sender (started by serve or worker).
     webhook_store = providers.Selector(
         config.storage,

@@ -12,9 +12,9 @@ from core.ports.queries import (
     PrincipalView,
     ProductView,
     StockView,
+    order_view,
 )
 from core.ports.system import Clock
-from core.use_cases.views import order_view
 
 
 def _principal_view(p: Principal) -> PrincipalView:

@@ -26,9 +26,8 @@ from adapters.messaging import metrics
 from adapters.tracing.work import handling, handling_batch
 from core.domain.events import EventEnvelope
 from core.ports.errors import DependencyUnavailable
-from core.ports.messaging import DeadLetter, DeadLetterStore
+from core.ports.messaging import BatchFailed, DeadLetter, DeadLetterStore, EventHandler
 from core.ports.payments import TransientPaymentError
-from core.use_cases.handlers import BatchFailed, EventHandler
 
 logger = logging.getLogger("orderly.messaging")
 

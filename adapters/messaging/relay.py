@@ -57,10 +57,6 @@ class OutboxRelay:
         self._stop.set()
         self._wake.set()
 
-    @property
-    def stopping(self) -> bool:
-        return self._stop.is_set()
-
     def pass_once(self) -> int:
         """One batch; returns how many events were delivered and marked sent."""
         delivered = self._outbox.relay_batch(self._batch_size, self._deliver)

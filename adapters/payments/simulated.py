@@ -244,15 +244,6 @@ class SimulatedGateway:
         status = ChargeStatus(entry.status)
         return ChargeResult(status, entry.reference, _reason(status))
 
-    @property
-    def _charges(self) -> dict[str, ChargeResult]:
-        """Key -> decision (kept for tests written against the earlier in-memory dict)."""
-        return {
-            entry.key: result
-            for entry in self._store.all("charge")
-            if (result := self.charge_result(entry.key)) is not None
-        }
-
     def entries(self, kind: str) -> list[LedgerEntry]:
         """Every decision of `kind` ("charge" or "refund") in the ledger, all processes'."""
         return self._store.all(kind)

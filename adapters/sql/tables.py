@@ -187,7 +187,7 @@ outbox = Table(
     ),
 )
 
-# Webhooks (SPEC section 5): subscriptions, with their breaker, and one delivery per
+# Webhooks (docs/api.md, Webhooks): subscriptions, with their breaker, and one delivery per
 # event and subscription. The secret is kept in clear: it must sign (HMAC key).
 webhook_subscriptions = Table(
     "webhook_subscriptions",
@@ -281,7 +281,3 @@ ALL_TABLES = [
 def create_schema(engine: Engine) -> None:
     """Create every table directly (tests and benchmarks); deployments run the migrations."""
     metadata.create_all(engine)
-
-
-def drop_schema(engine: Engine) -> None:
-    metadata.drop_all(engine)

@@ -6,16 +6,22 @@ from __future__ import annotations
 import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
-
-from core.use_cases.webhooks import DeliverWebhooks
+from typing import Protocol
 
 logger = logging.getLogger("orderly.webhooks")
+
+
+class DeliveryPass(Protocol):
+    """What the runner drives: one sending pass (`core.use_cases.webhooks.DeliverWebhooks`,
+    handed in by the composition root; adapters do not import use cases)."""
+
+    def run_once(self, limit: int = 100, pool: ThreadPoolExecutor | None = None) -> int: ...
 
 
 class WebhookRunner:
     def __init__(
         self,
-        deliver: DeliverWebhooks,
+        deliver: DeliveryPass,
         poll_seconds: float = 0.5,
         batch_size: int = 100,
         concurrency: int = 16,

@@ -58,7 +58,7 @@ def _check_price(price: int, high: int | None) -> int:
 
 
 def validate_price(price: int) -> int:
-    """A price a product may be given: 0-10^12 minor units (SPEC section 2)."""
+    """A price a product may be given: 0-10^12 minor units (docs/domain.md)."""
     return _check_price(price, MAX_PRICE)
 
 

@@ -27,7 +27,7 @@ UPCASTERS: dict[tuple[str, int], Upcaster] = {}
 
 Empty while every event is at its first version. When a payload changes shape, bump
 SCHEMA_VERSION and register the step from the old version here: a consumer then reads
-every version ever written (SPEC section 1, events).
+every version ever written (docs/domain.md, Events).
 """
 
 

@@ -1,4 +1,4 @@
-"""The numeric limits of SPEC section 2, in one place.
+"""The numeric limits of docs/domain.md, in one place.
 
 The HTTP schemas, the CLI and the CSV import all read these constants, so the
 three entrypoints cannot disagree, and every stored value fits its column:

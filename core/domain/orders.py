@@ -39,9 +39,6 @@ class CancelReason(enum.StrEnum):
     PAYMENT_TIMEOUT = "payment_timeout"
 
 
-TERMINAL = frozenset({OrderStatus.SHIPPED, OrderStatus.CANCELLED})
-
-
 @dataclass(frozen=True)
 class OrderLine:
     sku: str
@@ -67,6 +64,7 @@ def validate_lines(lines: Sequence[RequestedLine]) -> None:
             [FieldProblem("lines", f"must hold 1-{MAX_LINES} lines")],
         )
     seen: set[str] = set()
+    repeated: list[str] = []
     problems: list[FieldProblem] = []
     for index, line in enumerate(lines):
         try:
@@ -79,12 +77,12 @@ def validate_lines(lines: Sequence[RequestedLine]) -> None:
                 FieldProblem(f"lines[{index}].quantity", f"must be an integer 1-{MAX_QUANTITY}")
             )
         if line.sku in seen:
+            repeated.append(line.sku)
             problems.append(FieldProblem(f"lines[{index}].sku", f"SKU {line.sku} is repeated"))
         seen.add(line.sku)
     if problems:
-        repeated = [p for p in problems if "repeated" in p.message]
         detail = (
-            f"SKU {repeated[0].message.split()[1]} appears on more than one line"
+            f"SKU {repeated[0]} appears on more than one line"
             if repeated
             else "the order lines are invalid"
         )

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import enum
 import hashlib
-import hmac
 import re
 from datetime import datetime
 
 from core.domain.errors import FieldProblem, ValidationError
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
-MIN_KEY_BYTES = 32
 
 
 class Role(enum.StrEnum):
@@ -69,9 +67,6 @@ class Principal:
     @property
     def is_admin(self) -> bool:
         return self.role is Role.ADMIN
-
-    def key_matches(self, api_key: str) -> bool:
-        return hmac.compare_digest(self.key_hash, hash_api_key(api_key))
 
     def revoke(self, now: datetime) -> bool:
         if self.revoked_at is not None:

@@ -42,7 +42,7 @@ def is_nonblank_text(value: object) -> bool:
 
 
 def is_correlation_id(value: object) -> TypeGuard[str]:
-    """1-64 characters of A-Z a-z 0-9 . _ - (SPEC section 2, `X-Request-ID`)."""
+    """1-64 characters of A-Z a-z 0-9 . _ - (docs/api.md, `X-Request-ID`)."""
     return isinstance(value, str) and _TOKEN.fullmatch(value) is not None
 
 

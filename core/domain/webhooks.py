@@ -1,5 +1,5 @@
 """Webhooks: subscriptions of outside endpoints to domain events, and the rules of
-delivering to them (SPEC section 5).
+delivering to them (docs/api.md, Webhooks).
 
 Everything here is plain data and pure functions: which event goes to which
 subscription, the body and its signature, the retry schedule with jitter, the

@@ -11,6 +11,24 @@ from typing import Protocol
 from core.domain.events import EventEnvelope
 
 
+class BatchFailed(Exception):
+    """Some deliveries of a batch failed (by event id); the others' effects committed."""
+
+    def __init__(self, failures: dict[str, Exception]) -> None:
+        super().__init__(f"{len(failures)} deliveries of the batch failed")
+        self.failures = failures
+
+
+@dataclass(frozen=True)
+class EventHandler:
+    """A named subscriber: `name` is stable (it names the inbox rows and the queue)."""
+
+    name: str
+    event_type: str
+    handle: Callable[[EventEnvelope], None]
+    handle_batch: Callable[[Sequence[EventEnvelope]], None] | None = None
+
+
 class Outbox(Protocol):
     """The relay's view of the outbox."""
 
@@ -20,12 +38,6 @@ class Outbox(Protocol):
 
         Returns how many were delivered; 0 means the outbox is drained.
         """
-        ...
-
-
-class EventPublisher(Protocol):
-    def publish(self, envelopes: Sequence[EventEnvelope]) -> None:
-        """Deliver to every subscriber; return only once delivery is confirmed."""
         ...
 
 

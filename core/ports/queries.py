@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Generic, Protocol, TypeVar
 
 from core.domain.events import EventEnvelope
+from core.domain.orders import Order
 
 T = TypeVar("T")
 
@@ -31,6 +32,24 @@ class OrderView:
     created_at: datetime
     updated_at: datetime
     version: int
+
+
+def order_view(order: Order) -> OrderView:
+    """The view row of an aggregate (the memory adapter and replays build it this way)."""
+    return OrderView(
+        id=order.id,
+        customer_id=order.customer_id,
+        status=order.status.value,
+        lines=[
+            OrderLineView(ln.sku, ln.quantity, ln.unit_price, ln.line_total) for ln in order.lines
+        ],
+        total=order.total.amount,
+        currency=order.currency,
+        cancel_reason=order.cancel_reason.value if order.cancel_reason else None,
+        created_at=order.created_at,
+        updated_at=order.updated_at,
+        version=order.version,
+    )
 
 
 @dataclass(frozen=True)

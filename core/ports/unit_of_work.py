@@ -43,7 +43,7 @@ class UnitOfWork(ABC):
         after_commit: Callable[[list[EventEnvelope]], None] | None = None,
     ) -> None:
         self._ids = ids
-        # What the 64-character correlation_id column can store (SPEC: X-Request-ID), or a
+        # What the 64-character correlation_id column can store (docs/api.md: X-Request-ID), or a
         # fresh id: an entrypoint that let a longer or stranger one through cannot break a write.
         self.correlation_id = correlation_id if is_correlation_id(correlation_id) else ids.new_id()
         self._after_commit = after_commit

@@ -31,6 +31,8 @@ from core.domain.money import Money
 from core.domain.orders import CancelReason, Order, OrderStatus
 from core.domain.payments import Payment, PaymentStatus
 from core.ports.errors import DependencyUnavailable
+from core.ports.messaging import BatchFailed as BatchFailed
+from core.ports.messaging import EventHandler as EventHandler
 from core.ports.notifications import Notification, Notifier
 from core.ports.payments import ChargeResult, ChargeStatus, PaymentGateway, RefundResult
 from core.ports.system import Clock
@@ -41,26 +43,8 @@ from core.use_cases.support import with_retries
 WEBHOOK_FANOUT = "webhooks.fanout"
 
 
-class BatchFailed(Exception):
-    """Some deliveries of a batch failed (by event id); the others' effects committed."""
-
-    def __init__(self, failures: dict[str, Exception]) -> None:
-        super().__init__(f"{len(failures)} deliveries of the batch failed")
-        self.failures = failures
-
-
 class RefundNotConfirmed(Exception):
     """The gateway did not confirm a refund of captured money: retried, never recorded."""
-
-
-@dataclass(frozen=True)
-class EventHandler:
-    """A named subscriber: `name` is stable (it names the inbox rows and the queue)."""
-
-    name: str
-    event_type: str
-    handle: Callable[[EventEnvelope], None]
-    handle_batch: Callable[[Sequence[EventEnvelope]], None] | None = None
 
 
 def _order_id(envelope: EventEnvelope) -> str:

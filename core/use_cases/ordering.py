@@ -263,7 +263,7 @@ class ExpirePendingOrders:
 
 
 class PurgeIdempotencyRecords:
-    """Forget idempotency keys older than the retention (SPEC: kept at least 24 hours)."""
+    """Forget idempotency keys older than the retention (docs/api.md: kept at least 24 hours)."""
 
     def __init__(
         self, uow: UnitOfWorkFactory, clock: Clock, retention_seconds: int = 24 * 3600

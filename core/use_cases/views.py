@@ -5,25 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from core.domain.orders import Order
 from core.ports.queries import OrderLineView, OrderView
-
-
-def order_view(order: Order) -> OrderView:
-    return OrderView(
-        id=order.id,
-        customer_id=order.customer_id,
-        status=order.status.value,
-        lines=[
-            OrderLineView(ln.sku, ln.quantity, ln.unit_price, ln.line_total) for ln in order.lines
-        ],
-        total=order.total.amount,
-        currency=order.currency,
-        cancel_reason=order.cancel_reason.value if order.cancel_reason else None,
-        created_at=order.created_at,
-        updated_at=order.updated_at,
-        version=order.version,
-    )
+from core.ports.queries import order_view as order_view
 
 
 def order_view_to_dict(view: OrderView) -> dict[str, Any]:

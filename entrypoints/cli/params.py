@@ -16,7 +16,7 @@ from core.domain.errors import ValidationError
 from core.domain.limits import MAX_PRICE, MAX_STOCK
 from core.domain.principals import validate_principal_name
 
-# The limits of SPEC section 2, the same constants the HTTP schemas and the core use:
+# The limits of docs/domain.md, the same constants the HTTP schemas and the core use:
 # a price the API would refuse is refused here too, with the same bound in the message.
 MAX_AMOUNT = MAX_PRICE
 MAX_QUANTITY = MAX_STOCK

@@ -1,1 +1,1 @@
-"""The Litestar HTTP API (SPEC section 2). Build it with `entrypoints.http.app.create_app`."""
+"""The Litestar HTTP API (docs/api.md). Build it with `entrypoints.http.app.create_app`."""

@@ -18,7 +18,7 @@ Who is counted:
 - once an address has used up its failures, every request from it is 429
   until its bucket refills.
 
-Where the buckets live (SPEC section 4, the rate-limit store): in this process,
+Where the buckets live (docs/decisions/0008-gcra-rate-limit.md): in this process,
 or, with ORDERLY_REDIS_URL, in Redis, shared by every serving process, so that
 `serve --workers N` or several servers behind a balancer do not multiply the
 limit. Without Redis, each of N workers allows `per_minute / N`, so together

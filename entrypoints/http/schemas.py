@@ -1,6 +1,6 @@
 """Request and response bodies of the HTTP API (msgspec Structs).
 
-Request structs carry the constraints of SPEC section 1, so that malformed input
+Request structs carry the constraints of docs/domain.md, so that malformed input
 is refused with 422 before it reaches the core; they forbid unknown fields so a
 misspelt field is an error rather than a silent no-op. The core validates again:
 these constraints are the API's documented contract, not the rule's only home.

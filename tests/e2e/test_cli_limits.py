@@ -1,4 +1,4 @@
-"""The limits of SPEC section 2 hold in the CLI as in the API (issue 11), on memory, SQLite
+"""The limits of docs/domain.md hold in the CLI as in the API (issue 11), on memory, SQLite
 and PostgreSQL: prices at most 10^12 in `products add`, `set-price` and import; on_hand at
 most 10^9 after `stock set`, `stock adjust` or an import; a one-line refusal, no traceback."""
 

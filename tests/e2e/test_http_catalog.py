@@ -1,4 +1,4 @@
-"""SPEC section 2, products and stock rows, through Litestar's test client on memory and SQLite."""
+"""docs/api.md, catalogue and stock rows, through Litestar's test client on memory and SQLite."""
 
 from __future__ import annotations
 

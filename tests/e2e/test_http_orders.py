@@ -1,4 +1,4 @@
-"""SPEC section 2, order rows: placing, listing, reading with ETags, cancelling, shipping,
+"""docs/api.md, order rows: placing, listing, reading with ETags, cancelling, shipping,
 events; ownership. Through Litestar's test client on memory and SQLite."""
 
 from __future__ import annotations

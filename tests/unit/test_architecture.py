@@ -1,4 +1,4 @@
-"""The core imports only the standard library and itself (ARCHITECTURE rule 1).
+"""The core imports only the standard library and itself (docs/architecture.md).
 
 import-linter checks the same in CI; this test also catches imports hidden from it
 (inside functions or under TYPE_CHECKING) and dynamic imports. It reads the core's

@@ -1,4 +1,4 @@
-"""Money, product validation, create/update, and active-only ordering (SPEC 1: Money, Products)."""
+"""Money, product validation, create/update, and active-only ordering (docs/domain.md)."""
 
 from __future__ import annotations
 

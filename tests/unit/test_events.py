@@ -1,4 +1,4 @@
-"""Every state change emits its event, stamped and stored with the change (SPEC 1: Events)."""
+"""Every state change emits its event, stamped and stored with the change (docs/domain.md)."""
 
 from __future__ import annotations
 

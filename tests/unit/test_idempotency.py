@@ -1,4 +1,4 @@
-"""Idempotency keys on PlaceOrder (SPEC 2: Idempotency)."""
+"""Idempotency keys on PlaceOrder (docs/api.md: Idempotency)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Placing orders: line rules, totals, and all-or-nothing with real rollback (SPEC 1: Orders)."""
+"""Placing orders: line rules, totals, and all-or-nothing with real rollback (docs/domain.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Principals and who sees what (SPEC 1: Principals)."""
+"""Principals and who sees what (docs/domain.md: Principals)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Property tests: random sequences of commands keep every invariant of SPEC section 1.
+"""Property tests: random sequences of commands keep every invariant of docs/domain.md.
 
 The state machine runs the real use cases on a memory container whose payment worker
 is paused, so that paying (one order's OrderPlaced delivered) and draining the outbox

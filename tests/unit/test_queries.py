@@ -1,4 +1,4 @@
-"""Read queries: pagination, filters, and an order's event history (SPEC 1 and 2)."""
+"""Read queries: pagination, filters, and an order's event history (docs/domain.md, docs/api.md)."""
 
 from __future__ import annotations
 

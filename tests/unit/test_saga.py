@@ -1,5 +1,5 @@
 """The order-placement saga: charge, decline, refund, redelivery, retries, timeout,
-notifications (SPEC 1: Payments)."""
+notifications (docs/domain.md: Payments)."""
 
 from __future__ import annotations
 

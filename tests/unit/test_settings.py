@@ -1,4 +1,4 @@
-"""Settings.from_env: defaults, and a clear ConfigError naming each bad variable (SPEC 4)."""
+"""Settings.from_env: defaults, and a clear ConfigError naming each bad variable (README)."""
 
 from __future__ import annotations
 

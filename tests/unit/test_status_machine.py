@@ -1,4 +1,4 @@
-"""The order status machine: every legal and illegal transition (SPEC 1: Orders)."""
+"""The order status machine: every legal and illegal transition (docs/domain.md: Orders)."""
 
 from __future__ import annotations
 

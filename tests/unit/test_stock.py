@@ -1,4 +1,4 @@
-"""Stock invariants: set, adjust, reserve, release, commit (SPEC 1: Stock)."""
+"""Stock invariants: set, adjust, reserve, release, commit (docs/domain.md: Stock)."""
 
 from __future__ import annotations
 

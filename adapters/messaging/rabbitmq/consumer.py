@@ -38,7 +38,7 @@ from adapters.messaging.rabbitmq.topology import DEAD_LETTER_QUEUE, Route, Topol
 from adapters.tracing import otel
 from core.domain.events import EventEnvelope
 from core.ports.errors import DependencyUnavailable
-from core.use_cases.handlers import EventHandler
+from core.ports.messaging import EventHandler
 
 logger = logging.getLogger("orderly.messaging.consumer")
 

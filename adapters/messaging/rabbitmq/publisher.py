@@ -154,7 +154,7 @@ def _encode(envelope: EventEnvelope) -> tuple[bytes, Any]:
 
 
 class RabbitPublisher:
-    """EventPublisher for RabbitMQ: `publish` returns once every message is confirmed."""
+    """The RabbitMQ publisher: `publish` returns once every message is confirmed."""
 
     def __init__(
         self,

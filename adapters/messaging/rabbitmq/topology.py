@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from core.use_cases.handlers import EventHandler
+from core.ports.messaging import EventHandler
 
 EXCHANGE = "orderly.events"
 DEAD_LETTER_QUEUE = "orderly.dead-letter"
