@@ -178,6 +178,29 @@ def handler_span(envelope: EventEnvelope, handler: str) -> Iterator[None]:
         yield
 
 
+@contextmanager
+def client_span(event_id: str, name: str, url: str) -> Iterator[dict[str, str]]:
+    """A client span for one outgoing call about an event (a webhook POST), continuing
+    the event's trace when this process knows it; yields the headers that carry the
+    span to the receiver (none when tracing is off)."""
+    if not enabled():
+        yield {}
+        return
+    from opentelemetry.propagate import inject
+    from opentelemetry.trace import SpanKind
+
+    tracer = _state["tracer"]
+    with tracer.start_as_current_span(
+        name,
+        context=_parent(event_id),
+        kind=SpanKind.CLIENT,
+        attributes={"messaging.message.id": event_id, "url.full": url},
+    ):
+        carrier: dict[str, str] = {}
+        inject(carrier)
+        yield carrier
+
+
 def publish_headers(envelope: EventEnvelope, destination: str) -> dict[str, str]:
     """A producer span for publishing one event (continuing its stored trace), ended at
     once; returns the headers that carry it to the consumer."""

@@ -8,6 +8,7 @@ import time
 
 import httpx
 
+from adapters.tracing import otel
 from core.domain.webhooks import MAX_RESPONSE_BYTES
 from core.ports.webhooks import WebhookRequest, WebhookResponse
 
@@ -33,10 +34,16 @@ class HttpxWebhookSender:
         )
 
     def send(self, request: WebhookRequest) -> WebhookResponse:
+        # Tracing on: a client span in the event's trace, and `traceparent` for the receiver.
+        event_id = request.headers.get("Orderly-Event-Id", "")
+        with otel.client_span(event_id, "webhook POST", request.url) as trace_headers:
+            return self._send(request, {**request.headers, **trace_headers})
+
+    def _send(self, request: WebhookRequest, headers: dict[str, str]) -> WebhookResponse:
         deadline = time.monotonic() + self._timeout
         try:
             with self._client.stream(
-                "POST", request.url, content=request.body, headers=request.headers
+                "POST", request.url, content=request.body, headers=headers
             ) as response:
                 read = 0
                 for chunk in response.iter_raw():

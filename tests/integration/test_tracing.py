@@ -129,3 +129,27 @@ def test_one_trace_across_the_outbox_the_relay_the_broker_and_the_worker(
     view = container.queries().get_order(placed.order.id)
     assert view is not None
     assert threading.active_count() >= 1
+
+
+def test_a_webhook_post_continues_the_events_trace(spans: InMemorySpanExporter) -> None:
+    from adapters.webhooks.http_sender import HttpxWebhookSender
+    from core.ports.webhooks import WebhookRequest
+    from tests.integration.webhook_receiver import running_receiver
+
+    tracer = otel._state["tracer"]
+    with tracer.start_as_current_span("request") as request:
+        otel.remember("event-1", otel.current_traceparent())
+    sender = HttpxWebhookSender(timeout_seconds=5)
+    try:
+        with running_receiver() as receiver:
+            body = b'{"id": "event-1"}'
+            headers = {"Content-Type": "application/json", "Orderly-Event-Id": "event-1"}
+            assert sender.send(WebhookRequest(receiver.url, body, headers)).status_code == 200
+            received = receiver.accepted[-1].headers
+    finally:
+        sender.close()
+    (client,) = _named(spans, "webhook POST")
+    trace_id = request.get_span_context().trace_id
+    assert client.kind.name == "CLIENT" and client.context.trace_id == trace_id
+    traceparent = {k.lower(): v for k, v in received.items()}["traceparent"]
+    assert traceparent.split("-")[1] == format(trace_id, "032x")
