@@ -23,7 +23,7 @@ from sqlalchemy import (
     text,
 )
 
-from adapters.sql.types import BigId, Json, UtcDateTime
+from adapters.sql.types import BigCount, BigId, Json, UtcDateTime
 
 # Deterministic constraint names, so that migrations can refer to them on both databases.
 NAMING = {
@@ -56,8 +56,8 @@ stock = Table(
     "stock",
     metadata,
     Column("sku", String(32), ForeignKey("products.sku"), primary_key=True),
-    Column("on_hand", Integer, nullable=False),
-    Column("reserved", Integer, nullable=False),
+    Column("on_hand", BigCount, nullable=False),
+    Column("reserved", BigCount, nullable=False),
     Column("version", Integer, nullable=False),
     # The last line of defence: whatever the code does, the database refuses oversell.
     CheckConstraint("reserved >= 0 AND reserved <= on_hand", name="reserved_within_on_hand"),
@@ -102,7 +102,7 @@ stock_reservations = Table(
     metadata,
     Column("sku", String(32), ForeignKey("stock.sku"), primary_key=True),
     Column("order_id", String(ID), primary_key=True),
-    Column("quantity", Integer, nullable=False),
+    Column("quantity", BigCount, nullable=False),
     # Placing an order reserves stock before it inserts the order row, so the check
     # waits for commit (deferred), where both rows exist or neither does.
     ForeignKeyConstraint(

@@ -43,3 +43,7 @@ Json: TypeEngine[Any] = JSON().with_variant(JSONB(), "postgresql")
 
 # A 64-bit key that is still SQLite's INTEGER PRIMARY KEY (its rowid alias, which autoincrements).
 BigId: TypeEngine[int] = BigInteger().with_variant(Integer(), "sqlite")
+
+# Counts of stock: 64-bit everywhere. SQLite's INTEGER already holds 64 bits (and its
+# INTEGER type name is what its schema reflects), PostgreSQL needs BIGINT.
+BigCount: TypeEngine[int] = BigInteger().with_variant(Integer(), "sqlite")
