@@ -4,17 +4,23 @@ address; several serving processes share one limit (Redis) or split it."""
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
 import uuid
 from pathlib import Path
 
+import httpx
 import pytest
 from litestar.testing import TestClient
 
 from core.domain.principals import hash_api_key
+from entrypoints.container import build_container
 from entrypoints.http.app import create_app
 from entrypoints.http.rate_limit import REDIS_PREFIX, GcraBuckets, buckets_for
+from entrypoints.settings import Settings
 from tests.conftest import require_service
 from tests.e2e.http_support import assert_problem, bearer, make_container, running_api
+from tests.e2e.serve_process import ORDERLY, orderly_serve
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 
@@ -98,3 +104,43 @@ def test_an_unreachable_redis_lets_requests_through(tmp_path: Path) -> None:
     with TestClient(create_app(container)) as client:
         for _ in range(3):
             assert client.get("/v1/products", headers=bearer(key)).status_code == 200
+
+
+def test_two_served_processes_sharing_redis_hold_one_limit(tmp_path: Path, redis_url: str) -> None:
+    """Two `orderly serve` processes over one database and one Redis: the key's limit
+    holds across them, however its header is spelled."""
+    url = f"sqlite:///{tmp_path / 'orderly.db'}"
+    env = {
+        **os.environ,
+        "ORDERLY_DATABASE_URL": url,
+        "ORDERLY_RATE_LIMIT_PER_MINUTE": "6",
+        "ORDERLY_REDIS_URL": redis_url,
+    }
+    upgrade = subprocess.run(
+        [ORDERLY, "db", "upgrade"], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert upgrade.returncode == 0, upgrade.stderr
+    container = build_container(Settings(database_url=url))
+    key = container.create_principal()(f"c-{uuid.uuid4().hex[:8]}", "customer").api_key
+    container.database().dispose()
+    spellings = [f"Bearer {key}", f"bearer {key}", f"BEARER  {key}"]
+    try:
+        with (
+            orderly_serve(tmp_path / "one.log", env) as one,
+            orderly_serve(tmp_path / "two.log", env) as two,
+        ):
+            answers = [
+                httpx.get(
+                    f"{server.url}/v1/products",
+                    headers={"Authorization": spellings[n % 3]},
+                    timeout=10,
+                ).status_code
+                for n, server in enumerate([one, two] * 5)
+            ]
+            one.stop()
+            two.stop()
+    finally:
+        import redis
+
+        redis.Redis.from_url(redis_url).delete(REDIS_PREFIX + "key:" + hash_api_key(key))
+    assert answers == [200] * 6 + [429] * 4, answers
