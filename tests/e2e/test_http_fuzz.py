@@ -88,3 +88,61 @@ def test_every_operation_conforms_and_never_answers_5xx(
             calls += _fuzz(operation, mode, bearer(keys[role]))
     print(f"schemathesis: {calls} requests over {len(operations)} operations on {storage}")
     assert calls >= len(operations) * len(MODES)
+
+
+LINKED = [
+    "createProduct",
+    "getProduct",
+    "getStock",
+    "adjustStock",
+    "placeOrder",
+    "getOrder",
+    "listOrderEvents",
+    "cancelOrder",
+    "shipOrder",
+]
+
+
+@pytest.mark.parametrize(
+    "storage", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def test_stateful_chains_follow_the_documented_links_and_never_answer_5xx(
+    storage: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """Schemathesis walks the document's links (a created product is fetched, stocked
+    and ordered; a placed order is fetched, cancelled, shipped and followed), feeding
+    each step the values the previous answer returned."""
+    url = request.getfixturevalue("postgres_url") if storage == "postgres" else storage
+    container = make_container(url, tmp_path, rate_limit_per_minute=10_000_000)
+    keys = {
+        "admin": container.create_principal()("fuzz-admin", "admin").api_key,
+        "customer": container.create_principal()("fuzz-customer", "customer").api_key,
+    }
+    schema = schemathesis.openapi.from_asgi("/schema/openapi.json", create_app(container))
+    acceptance = schema.config.checks.positive_data_acceptance
+    acceptance.expected_statuses = [*acceptance.expected_statuses, "422"]
+    machine = schema.include(operation_id=LINKED).as_state_machine()
+    steps: list[tuple[str, int]] = []
+
+    class Chains(machine):  # type: ignore[misc, valid-type]
+        def get_call_kwargs(self, case: Any) -> dict[str, Any]:
+            operation = case.operation.definition.raw["operationId"]
+            role = "customer" if operation == "placeOrder" else "admin"
+            return {"headers": bearer(keys[role])}
+
+        def after_call(self, response: Any, case: Any) -> None:
+            steps.append((case.operation.definition.raw["operationId"], response.status_code))
+            assert response.status_code < 500, (case.operation.label, response.text)
+
+    Chains.run(
+        settings=settings(
+            max_examples=EXAMPLES * 2,
+            stateful_step_count=6,
+            deadline=None,
+            database=None,
+            suppress_health_check=list(HealthCheck),
+        )
+    )
+    created = [n for n, (op, status) in enumerate(steps) if (op, status) == ("createProduct", 201)]
+    followed = {steps[n + 1][0] for n in created if n + 1 < len(steps) and steps[n + 1][1] != 401}
+    assert created and followed & {"getProduct", "getStock", "adjustStock", "placeOrder"}, steps

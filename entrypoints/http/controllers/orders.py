@@ -29,6 +29,7 @@ from entrypoints.http.controllers.params import (
 from entrypoints.http.dependencies import Services
 from entrypoints.http.etags import etag, expected_version, none_match
 from entrypoints.http.openapi_docs import SECURITY, problems
+from entrypoints.http.openapi_links import PLACED_ORDER
 from entrypoints.http.schemas import EventList, EventOut, OrderOut, OrderPage, PlaceOrderIn
 
 ORDER_HEADERS = [
@@ -54,6 +55,7 @@ class OrderController(Controller):
         guards=[customer_only],
         status_code=201,
         operation_id="placeOrder",
+        operation_class=PLACED_ORDER,
         summary="Place an order",
         responses=problems(400, 403, 409, 413, 422),
         response_headers=[

@@ -15,6 +15,7 @@ from entrypoints.http.auth import admin_only
 from entrypoints.http.controllers.params import ActiveFilter, Cursor, Limit, SkuPath
 from entrypoints.http.dependencies import Services
 from entrypoints.http.openapi_docs import SECURITY, problems
+from entrypoints.http.openapi_links import CREATED_PRODUCT
 from entrypoints.http.schemas import CreateProductIn, ProductOut, ProductPage, UpdateProductIn
 
 
@@ -28,6 +29,7 @@ class ProductController(Controller):
         guards=[admin_only],
         status_code=201,
         operation_id="createProduct",
+        operation_class=CREATED_PRODUCT,
         summary="Create a product",
         responses=problems(400, 403, 409, 413, 422),
         response_headers=[
