@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from core.domain.webhooks import Delivery, DeliveryStatus, Subscription
-from core.use_cases.webhooks import SubscriptionDetail, WebhookAdmin
+if TYPE_CHECKING:  # `orderly --help` must not pay for the webhook rules' import
+    from core.domain.webhooks import Delivery, Subscription
+    from core.use_cases.webhooks import SubscriptionDetail, WebhookAdmin
 from entrypoints.cli.output import format_time, print_listing
 from entrypoints.cli.support import container, echo_json, refusals
 
@@ -36,6 +37,8 @@ def _subscription_dict(
 
 
 def _delivery_dict(delivery: Delivery) -> dict[str, Any]:
+    from core.domain.webhooks import DeliveryStatus
+
     pending = delivery.status is DeliveryStatus.PENDING
     return {
         "id": delivery.id,
