@@ -81,6 +81,7 @@ _RECORD_KEYS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) 
     "message",
     "asctime",
     "taskName",
+    "color_message",  # uvicorn's copy of the message with terminal colour codes
 }
 
 
