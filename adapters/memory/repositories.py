@@ -120,7 +120,10 @@ class MemoryStockRepository:
         full = self._full(sku)
         return None if full is None else self._view(full, None)
 
-    def get_for_order(self, skus: Sequence[str], order_id: str) -> dict[str, StockItem]:
+    def get_for_order(
+        self, skus: Sequence[str], order_id: str, lock: bool = True
+    ) -> dict[str, StockItem]:
+        # One lock guards the whole store here: `lock` changes nothing.
         found = {}
         for sku in skus:
             full = self._full(sku)

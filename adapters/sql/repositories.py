@@ -25,6 +25,7 @@ from sqlalchemy import (
     delete,
     exists,
     insert,
+    literal_column,
     select,
     update,
 )
@@ -76,7 +77,7 @@ _STOCK_GET = (
     .with_for_update()
 )
 # Stock rows locked in SKU order, each with the one reservation of the order at hand.
-_STOCK_FOR_ORDER = (
+_STOCK_FOR_ORDER_UNLOCKED = (
     select(
         stock.c.sku,
         stock.c.on_hand,
@@ -95,7 +96,21 @@ _STOCK_FOR_ORDER = (
     )
     .where(stock.c.sku.in_(bindparam("skus", expanding=True)))
     .order_by(stock.c.sku)
-    .with_for_update(of=stock)
+)
+_STOCK_FOR_ORDER = _STOCK_FOR_ORDER_UNLOCKED.with_for_update(of=stock)
+# Placing an order on PostgreSQL reads stock without locking it, then applies its change
+# to `reserved` here, as late as the transaction allows: the row lock is held from this
+# statement to COMMIT only, and the condition refuses to reserve past `on_hand`.
+_DELTA = bindparam("delta", type_=stock.c.reserved.type)
+_STOCK_RESERVE = (
+    update(stock)
+    .where(
+        stock.c.sku == bindparam("k_sku"),
+        stock.c.reserved + _DELTA <= stock.c.on_hand,
+        stock.c.reserved + _DELTA >= literal_column("0"),
+    )
+    # Constants as SQL, not parameters: adapters/sql/bulk.py sends only the rows' values.
+    .values(reserved=stock.c.reserved + _DELTA, version=stock.c.version + literal_column("1"))
 )
 _STOCK_INSERT = insert(stock)
 _STOCK_UPDATE = update(stock).where(
@@ -197,7 +212,7 @@ _INBOX_SEEN_MANY = select(processed_events.c.event_id).where(
 _INBOX_INSERT = insert(processed_events)
 
 # Versioned UPDATEs: each must match exactly one row.
-_VERSIONED = frozenset({_PRODUCT_UPDATE, _STOCK_UPDATE})
+_VERSIONED = frozenset({_PRODUCT_UPDATE, _STOCK_UPDATE, _STOCK_RESERVE})
 
 
 # --- shared mechanics ---------------------------------------------------------
@@ -306,7 +321,10 @@ class WriteQueue:
                 statement, end = queued[start][0], start
                 while end < len(queued) and queued[end][0] is statement:
                     end += 1
-                self._send(statement, [params for _, params in queued[start:end]])
+                batch = [params for _, params in queued[start:end]]
+                if statement is _STOCK_RESERVE:  # rows locked in SKU order: no deadlock
+                    batch.sort(key=lambda params: str(params["k_sku"]))
+                self._send(statement, batch)
                 start = end
 
     def _send(self, statement: Executable, batch: list[dict[str, Any]]) -> None:
@@ -393,6 +411,8 @@ class SqlStockRepository(_Repository):
         self._track = track
         # sku -> (order whose reservation was loaded, its quantity then), or None.
         self._scope: dict[str, tuple[str, int | None] | None] = {}
+        # sku -> (on_hand, reserved) as read without a lock (get_for_order(lock=False)).
+        self._unlocked: dict[str, tuple[int, int]] = {}
 
     def get(self, sku: str) -> StockItem | None:
         self._queue.flush_for("stock", (sku,))
@@ -403,13 +423,19 @@ class SqlStockRepository(_Repository):
         self._scope[sku] = None
         return StockItem(sku, row.on_hand, row.reserved, None, row.version)
 
-    def get_for_order(self, skus: Sequence[str], order_id: str) -> dict[str, StockItem]:
+    def get_for_order(
+        self, skus: Sequence[str], order_id: str, lock: bool = True
+    ) -> dict[str, StockItem]:
         wanted = sorted(set(skus))
         if not wanted:
             return {}
         self._queue.flush_for("stock", wanted)
         found = {}
-        for row in self._conn.execute(_STOCK_FOR_ORDER, {"skus": wanted, "order_id": order_id}):
+        # SQLite has no row locks (the unit of work holds the only write lock): only
+        # PostgreSQL takes the late path.
+        late = not lock and self._conn.dialect.name == "postgresql"
+        statement = _STOCK_FOR_ORDER_UNLOCKED if late else _STOCK_FOR_ORDER
+        for row in self._conn.execute(statement, {"skus": wanted, "order_id": order_id}):
             held = row.quantity
             reservations = {order_id: held} if held is not None else None
             found[row.sku] = StockItem(
@@ -417,6 +443,8 @@ class SqlStockRepository(_Repository):
             )
             self._loaded[row.sku] = row.version
             self._scope[row.sku] = (order_id, held)
+            if late:
+                self._unlocked[row.sku] = (row.on_hand, row.reserved)
         return found
 
     def add(self, item: StockItem) -> None:
@@ -436,6 +464,17 @@ class SqlStockRepository(_Repository):
         self._track(item)
 
     def save(self, item: StockItem) -> None:
+        unlocked = self._unlocked.pop(item.sku, None)
+        if unlocked is not None and unlocked[0] == item.on_hand:
+            # Read without a lock: apply the change to `reserved` as a delta, conditional
+            # on what is there at that moment (no row: ConcurrencyConflict, and the use
+            # case reads again and sees the shortage).
+            values = {"k_sku": item.sku, "delta": item.reserved - unlocked[1]}
+            self._queue.put(WriteQueue.STOCK_UPDATES, "stock", item.sku, _STOCK_RESERVE, values)
+            self._loaded.pop(item.sku, None)  # its version moves on without us
+            self._sync_scope(item)
+            self._track(item)
+            return
         expected = self._loaded.get(item.sku)
         if expected is None:  # not loaded here: it must exist, whatever its version
             self._queue.flush_for("stock", (item.sku,))
@@ -451,13 +490,16 @@ class SqlStockRepository(_Repository):
         }
         self._queue.put(WriteQueue.STOCK_UPDATES, "stock", item.sku, _STOCK_UPDATE, values)
         self._loaded[item.sku] = item.version
+        self._sync_scope(item)
+        self._track(item)
+
+    def _sync_scope(self, item: StockItem) -> None:
         scope = self._scope.get(item.sku)
         if scope is not None:
             order_id, held = scope
             now = item.reservations.get(order_id)
             if now != held:
                 self._sync_reservation(item.sku, order_id, held, now)
-        self._track(item)
 
     def _sync_reservation(self, sku: str, order_id: str, held: int | None, now: int | None) -> None:
         if held is None:

@@ -31,8 +31,15 @@ class StockRepository(Protocol):
         """The stock item with no reservations loaded (for set/adjust)."""
         ...
 
-    def get_for_order(self, skus: Sequence[str], order_id: str) -> dict[str, StockItem]:
-        """Stock items locked for change, each with `order_id`'s reservation loaded."""
+    def get_for_order(
+        self, skus: Sequence[str], order_id: str, lock: bool = True
+    ) -> dict[str, StockItem]:
+        """Stock items locked for change, each with `order_id`'s reservation loaded.
+
+        `lock=False` (placing an order): an adapter with row locks may read without
+        them and apply a change to `reserved` at `save` as one conditional update, so
+        the lock is held from that statement to commit only; if the stock moved so
+        that the change no longer fits, the commit raises ConcurrencyConflict."""
         ...
 
     def add(self, item: StockItem) -> None: ...

@@ -124,8 +124,9 @@ class PlaceOrder:
             raise UnorderableProduct(f"cannot order: {names}", problems)
 
         order_id = self._ids.new_id()
-        # Locks are taken in SKU order so that concurrent orders never deadlock.
-        stock = uow.stock.get_for_order(sorted(skus), order_id)
+        # Read in SKU order; with row locks, they are taken by the reservation itself,
+        # late, in SKU order (no deadlock), and a lost race is retried (see the port).
+        stock = uow.stock.get_for_order(sorted(skus), order_id, lock=False)
         shortages = [
             Shortage(ln.sku, ln.quantity, stock[ln.sku].available if ln.sku in stock else 0)
             for ln in cmd.lines
