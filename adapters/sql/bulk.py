@@ -116,9 +116,19 @@ def execute_many(conn: Connection, statement: Executable, rows: Sequence[Mapping
         finally:
             cursor.close()
     except dbapi_error as exc:
-        lost = dialect.is_disconnect(exc, proxied.dbapi_connection, None)
-        if lost:
+        wrapped = driver_error(dialect, exc, proxied.dbapi_connection, compiled.sql, args)
+        if getattr(wrapped, "connection_invalidated", False):
             conn.invalidate(exc)
-        raise sa_exc.DBAPIError.instance(
-            compiled.sql, args, exc, dbapi_error, connection_invalidated=lost, dialect=dialect
-        ) from exc
+        raise wrapped from exc
+
+
+def driver_error(
+    dialect: Dialect, exc: Any, dbapi_connection: Any, sql: str, args: Any
+) -> sa_exc.StatementError:
+    """A driver error as `Connection.execute` would raise it (IntegrityError, ...), marked
+    `connection_invalidated` when the connection is gone (the caller invalidates it)."""
+    lost = bool(dialect.is_disconnect(exc, dbapi_connection, None))
+    wrapped: sa_exc.StatementError = sa_exc.DBAPIError.instance(
+        sql, args, exc, dialect.loaded_dbapi.Error, connection_invalidated=lost, dialect=dialect
+    )
+    return wrapped

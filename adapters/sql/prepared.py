@@ -17,9 +17,9 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from sqlalchemy import Dialect, Select
-from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Engine
 
+from adapters.sql.bulk import driver_error
 from adapters.sql.errors import reraise, translate_driver_error
 
 Processor = Callable[[Any], Any] | None
@@ -62,17 +62,9 @@ class Prepared:
             assert refused is not None
             raise refused from exc
         except engine.dialect.loaded_dbapi.Error as exc:
-            lost = engine.dialect.is_disconnect(exc, raw.dbapi_connection, None)
-            if lost:
+            wrapped = driver_error(engine.dialect, exc, raw.dbapi_connection, self.sql, args)
+            if getattr(wrapped, "connection_invalidated", False):
                 raw.invalidate(exc)
-            wrapped = sa_exc.DBAPIError.instance(
-                self.sql,
-                args,
-                exc,
-                engine.dialect.loaded_dbapi.Error,
-                connection_invalidated=lost,
-                dialect=engine.dialect,
-            )
             reraise(wrapped)
         finally:
             raw.close()
