@@ -55,6 +55,11 @@ def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length", "0"))
             body = self.rfile.read(length)
+            if len(body) < length:
+                # The sender died mid-request (a SIGKILLed worker): a real receiver
+                # never sees a truncated body as a delivery, and neither do we.
+                self.close_connection = True
+                return
             mode = receiver.next_mode()
             if mode == "close":
                 self.close_connection = True
