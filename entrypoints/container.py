@@ -127,7 +127,7 @@ class Container(containers.DeclarativeContainer):
     # makes deliveries from committed events, and the sender (started by serve or worker).
     webhook_store = providers.Selector(
         config.storage,
-        memory=providers.ThreadSafeSingleton(MemoryWebhookStore),
+        memory=providers.ThreadSafeSingleton(MemoryWebhookStore, memory_store),
         sql=providers.Singleton(SqlWebhookStore, database),
     )
     webhook_policy = providers.Singleton(

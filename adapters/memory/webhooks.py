@@ -8,8 +8,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
+from adapters.memory.store import MemoryStore
+from core.domain.events import EventEnvelope
 from core.domain.webhooks import (
     Attempt,
+    CatchUp,
     Circuit,
     Delivery,
     DeliveryStatus,
@@ -27,7 +30,8 @@ class _Row:
 
 
 class MemoryWebhookStore:
-    def __init__(self) -> None:
+    def __init__(self, events: MemoryStore) -> None:
+        self._events = events  # the outbox, for the fan-out's catch-up
         self._lock = threading.RLock()
         self._subscriptions: dict[str, Subscription] = {}
         self._rows: dict[str, _Row] = {}
@@ -84,6 +88,26 @@ class MemoryWebhookStore:
                 self._rows[delivery.id] = _Row(self._position, delivery)
                 added += 1
         return added
+
+    def missed_events(self, query: CatchUp) -> list[EventEnvelope]:
+        with self._events.lock:
+            rows = list(self._events.outbox)
+        with self._lock:
+            delivered = {
+                r.delivery.event_id
+                for r in self._rows.values()
+                if r.delivery.subscription_id == query.subscription_id
+            }
+        found = [
+            (r.envelope.occurred_at, r.position, r.envelope)
+            for r in rows
+            if r.envelope.subject in query.subjects
+            and query.since <= r.envelope.occurred_at <= query.until
+            and (query.types is None or r.envelope.type in query.types)
+            and r.envelope.event_id not in query.known
+            and r.envelope.event_id not in delivered
+        ]
+        return [envelope for _, _, envelope in sorted(found, key=lambda x: (x[0], x[1]))]
 
     def due(self, now: datetime, limit: int) -> list[DeliveryTask]:
         with self._lock:

@@ -27,10 +27,14 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 
 from adapters.sql.database import SqlDatabase
+from adapters.sql.mapping import envelope_from_row
+from adapters.sql.tables import outbox as o
 from adapters.sql.tables import webhook_deliveries as d
 from adapters.sql.tables import webhook_subscriptions as s
+from core.domain.events import EventEnvelope
 from core.domain.webhooks import (
     Attempt,
+    CatchUp,
     Circuit,
     Delivery,
     DeliveryStatus,
@@ -117,6 +121,31 @@ class SqlWebhookStore:
         if self._db.is_sqlite:
             return sqlite.insert(d).values(**values).on_conflict_do_nothing().returning(d.c.id)
         return postgresql.insert(d).values(**values).on_conflict_do_nothing().returning(d.c.id)
+
+    def missed_events(self, query: CatchUp) -> list[EventEnvelope]:
+        delivered = exists().where(
+            d.c.subscription_id == query.subscription_id,
+            d.c.subject == o.c.subject,
+            d.c.occurred_at == o.c.occurred_at,  # the whole chain index, then the id
+            d.c.event_id == o.c.event_id,
+        )
+        statement = (
+            select(o)
+            .where(
+                o.c.subject.in_(query.subjects),
+                o.c.occurred_at >= query.since,
+                o.c.occurred_at <= query.until,
+                ~delivered,
+            )
+            .order_by(o.c.occurred_at, o.c.position)
+        )
+        if query.types is not None:
+            statement = statement.where(o.c.type.in_(query.types))
+        if query.known:
+            statement = statement.where(o.c.event_id.not_in(sorted(query.known)))
+        with self._db.read() as conn:
+            rows = conn.execute(statement).mappings().all()
+        return [envelope_from_row(row) for row in rows]
 
     def due(self, now: datetime, limit: int) -> list[DeliveryTask]:
         earlier_pending = exists().where(

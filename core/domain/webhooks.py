@@ -195,6 +195,41 @@ def new_delivery(subscription: Subscription, envelope: EventEnvelope, now: datet
     )
 
 
+# Per-subject order across a broker that redelivers out of order: a fan-out also makes
+# the deliveries of earlier committed events of its subjects that have none yet (a
+# fan-out message requeued behind later ones), in the same write. Redeliveries come
+# within minutes; the window keeps that lookup to a handful of rows.
+CATCH_UP_WINDOW = timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class CatchUp:
+    """A fan-out's question to the store: the committed events of `subjects` (of `types`,
+    None for any) that occurred in [since, until] with no delivery to the subscription
+    yet, leaving out the batch's own events (`known`)."""
+
+    subscription_id: str
+    subjects: tuple[str, ...]
+    types: tuple[str, ...] | None
+    since: datetime
+    until: datetime
+    known: frozenset[str]
+
+
+def catch_up(subscription: Subscription, wanted: Sequence[EventEnvelope]) -> CatchUp:
+    """Events from before the subscription last changed (created, edited, re-enabled)
+    were matched by the rules of their time and are not caught up."""
+    until = max(e.occurred_at for e in wanted)
+    return CatchUp(
+        subscription_id=subscription.id,
+        subjects=tuple(sorted({e.subject for e in wanted})),
+        types=None if WILDCARD in subscription.events else subscription.events,
+        since=max(subscription.updated_at, until - CATCH_UP_WINDOW),
+        until=until,
+        known=frozenset(e.event_id for e in wanted),
+    )
+
+
 def deliveries_for(
     subscriptions: Iterable[Subscription], envelope: EventEnvelope, now: datetime
 ) -> list[Delivery]:

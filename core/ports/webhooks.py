@@ -15,7 +15,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from core.domain.webhooks import Attempt, Delivery, DeliveryStatus, DeliveryTask, Subscription
+from core.domain.events import EventEnvelope
+from core.domain.webhooks import (
+    Attempt,
+    CatchUp,
+    Delivery,
+    DeliveryStatus,
+    DeliveryTask,
+    Subscription,
+)
 
 
 @dataclass(frozen=True)
@@ -51,6 +59,11 @@ class WebhookStore(Protocol):
     # Deliveries: creation, and the sender's side.
     def add_deliveries(self, deliveries: Sequence[Delivery]) -> int:
         """Insert those not already there (same id); returns how many were new."""
+        ...
+
+    def missed_events(self, query: CatchUp) -> list[EventEnvelope]:
+        """Committed events (the outbox) that `query` asks for, in event order
+        (`occurred_at`, then outbox position)."""
         ...
 
     def due(self, now: datetime, limit: int) -> list[DeliveryTask]:

@@ -29,10 +29,11 @@ from core.domain.webhooks import (
     Target,
     after_failure,
     after_success,
+    catch_up,
     check_description,
-    deliveries_for,
     forbidden_address,
     is_success,
+    new_delivery,
     normalise_events,
     parse_url,
     signature_header,
@@ -305,18 +306,19 @@ class FanOutWebhooks:
 
     def handle_batch(self, envelopes: Sequence[EventEnvelope]) -> None:
         """A batch of events: the subscriptions are read once, deliveries stored in
-        event order."""
+        event order, with those of earlier events of the same subjects that a broker
+        redelivery left behind (core/domain/webhooks.py, CATCH_UP_WINDOW)."""
         active = self._store.active_subscriptions()
         if not active:
             return
         now = self._clock.now()
-        deliveries = [
-            delivery
-            for envelope in envelopes
-            for delivery in deliveries_for(
-                [s for s in active if s.wants(envelope.type)], envelope, now
-            )
-        ]
+        deliveries: list[Delivery] = []
+        for subscription in active:
+            wanted = [e for e in envelopes if subscription.wants(e.type)]
+            if not wanted:
+                continue
+            missed = self._store.missed_events(catch_up(subscription, wanted))
+            deliveries += [new_delivery(subscription, e, now) for e in [*missed, *wanted]]
         if deliveries and self._store.add_deliveries(deliveries):
             for listener in list(self._listeners):
                 listener()

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from core.domain.events import EventEnvelope
 from core.domain.webhooks import (
     Attempt,
+    CatchUp,
     Delivery,
     DeliveryStatus,
     Secret,
@@ -15,6 +16,7 @@ from core.domain.webhooks import (
     new_delivery,
 )
 from core.ports.webhooks import WebhookStore
+from tests.contract.builders import add_product
 from tests.contract.conftest import Backend
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -193,3 +195,30 @@ def test_log_pages_newest_first_filters_and_redelivers(backend: Backend) -> None
     assert store.redeliver(sub.id, [ds[0].id], now) == 1  # pending: keeps its limit
     kept = store.get_delivery(sub.id, ds[0].id)
     assert kept is not None and kept.attempt_limit is None
+
+
+def test_missed_events_are_committed_events_without_a_delivery(backend: Backend) -> None:
+    store = _store(backend)
+    now = backend.clock.now()
+    sub = replace(_subscription(1), created_at=now, updated_at=now)
+    store.add_subscription(sub)
+    for sku in ("SKU-A", "SKU-B"):
+        backend.clock.advance(1)
+        add_product(backend.uow, backend.clock.now(), sku, on_hand=1)
+    committed = [e for batch in backend.committed for e in batch]
+    a_created, a_adjusted, *_ = committed
+    until = backend.clock.now()
+
+    def missed(**changes: object) -> list[EventEnvelope]:
+        base = CatchUp(sub.id, ("SKU-A",), None, now, until, frozenset())
+        return store.missed_events(replace(base, **changes))  # type: ignore[arg-type]
+
+    assert missed() == [a_created, a_adjusted]  # whole envelopes, in event order
+    assert missed(subjects=("SKU-A", "SKU-B")) == committed
+    assert missed(types=("StockAdjusted",)) == [a_adjusted]
+    assert missed(known=frozenset({a_adjusted.event_id})) == [a_created]
+    assert missed(since=until + timedelta(seconds=1)) == []
+    assert missed(until=now) == []
+    store.add_deliveries([new_delivery(sub, a_created, until)])
+    assert missed() == [a_adjusted]
+    assert missed(subscription_id="sub-9") == [a_created, a_adjusted]  # per subscription

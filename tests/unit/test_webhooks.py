@@ -23,7 +23,7 @@ from core.domain.webhooks import (
 )
 from core.use_cases.catalog import CreateProductCommand
 from core.use_cases.inventory import AdjustStockCommand
-from core.use_cases.webhooks import DeliverWebhooks, WebhookAdmin
+from core.use_cases.webhooks import DeliverWebhooks, SubscriptionChanges, WebhookAdmin
 from entrypoints.container import Container, build_container
 from entrypoints.settings import Settings
 
@@ -56,8 +56,7 @@ class Hooks:
         return [json.loads(r.body) for r in self.receiver.requests]
 
 
-@pytest.fixture
-def hooks(clock: FixedClock) -> Iterator[Hooks]:
+def _hooks(clock: FixedClock, relay: bool) -> Hooks:
     container = build_container(
         Settings(
             database_url="memory://",
@@ -73,8 +72,20 @@ def hooks(clock: FixedClock) -> Iterator[Hooks]:
     container.host_resolver.override(
         MemoryResolver({"hooks.example.com": ["93.184.216.34"], "intranet": ["10.0.0.7"]})
     )
-    container.commit_hooks().subscribe(container.sync_relay().on_commit)
-    yield Hooks(container, clock, receiver)
+    if relay:
+        container.commit_hooks().subscribe(container.sync_relay().on_commit)
+    return Hooks(container, clock, receiver)
+
+
+@pytest.fixture
+def hooks(clock: FixedClock) -> Iterator[Hooks]:
+    yield _hooks(clock, relay=True)
+
+
+@pytest.fixture
+def unrelayed(clock: FixedClock) -> Hooks:
+    """Committed events stay in the outbox until a test fans them out itself."""
+    return _hooks(clock, relay=False)
 
 
 def test_committed_events_become_signed_deliveries(hooks: Hooks) -> None:
@@ -179,6 +190,48 @@ def test_one_subject_waits_for_its_earlier_delivery_others_do_not(hooks: Hooks) 
     sent = [(b["subject"], b["type"]) for b in hooks.bodies()]
     assert sent[-2:] == [("A-1", "ProductCreated"), ("A-1", "StockAdjusted")]
     assert hooks.admin.get(sub.id).counts[DeliveryStatus.SUCCEEDED] == 3
+
+
+def test_an_out_of_order_fan_out_catches_earlier_events_up(unrelayed: Hooks) -> None:
+    """A broker can hand the fan-out a later event of a subject first (a message requeued
+    after a worker crash): the earlier committed events of that subject get their
+    deliveries in the same write, so they are still sent first."""
+    hooks = unrelayed
+    sub = hooks.admin.create(URL, ["ProductCreated", "StockAdjusted"]).subscription
+    for step in (lambda: hooks.product("A-1"), lambda: hooks.adjust("A-1", 5)):
+        hooks.clock.advance(1)
+        step()
+    hooks.clock.advance(1)
+    hooks.product("B-1")
+    events = hooks.container.queries().order_events
+    created_a, adjusted_a = events("A-1")
+    fanout = hooks.container.webhook_fanout()
+    fanout(adjusted_a)
+    assert hooks.admin.get(sub.id).counts[DeliveryStatus.PENDING] == 2  # not B-1's
+    assert hooks.sender.run_once() == 1
+    assert hooks.sender.run_once() == 1
+    assert [(b["subject"], b["type"]) for b in hooks.bodies()] == [
+        ("A-1", "ProductCreated"),
+        ("A-1", "StockAdjusted"),
+    ]
+    fanout.handle_batch([created_a, adjusted_a, *events("B-1")])  # the requeued messages
+    assert hooks.admin.get(sub.id).counts[DeliveryStatus.PENDING] == 1
+
+
+def test_catch_up_leaves_events_from_before_the_subscription_changed(unrelayed: Hooks) -> None:
+    hooks = unrelayed
+    sub = hooks.admin.create(URL, ["StockAdjusted"]).subscription
+    hooks.clock.advance(1)
+    hooks.product("A-1")
+    hooks.adjust("A-1", 1)  # before the change: not wanted by the rules then in force
+    hooks.clock.advance(1)
+    hooks.admin.update(sub.id, SubscriptionChanges(events=["ProductCreated", "StockAdjusted"]))
+    hooks.clock.advance(1)
+    hooks.adjust("A-1", 2)
+    *_, last = hooks.container.queries().order_events("A-1")
+    hooks.container.webhook_fanout()(last)
+    [entry] = hooks.admin.deliveries(sub.id).items
+    assert entry.event_id == last.event_id
 
 
 def test_breaker_opens_waits_probes_once_and_closes(hooks: Hooks) -> None:
