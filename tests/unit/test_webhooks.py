@@ -198,9 +198,10 @@ def test_an_out_of_order_fan_out_catches_earlier_events_up(unrelayed: Hooks) -> 
     deliveries in the same write, so they are still sent first."""
     hooks = unrelayed
     sub = hooks.admin.create(URL, ["ProductCreated", "StockAdjusted"]).subscription
-    for step in (lambda: hooks.product("A-1"), lambda: hooks.adjust("A-1", 5)):
-        hooks.clock.advance(1)
-        step()
+    hooks.clock.advance(1)
+    hooks.product("A-1")
+    hooks.clock.advance(1)
+    hooks.adjust("A-1", 5)
     hooks.clock.advance(1)
     hooks.product("B-1")
     events = hooks.container.queries().order_events
