@@ -23,7 +23,7 @@ from typing import Any
 
 import httpx
 
-from adapters.memory.webhooks import MemoryResolver
+from adapters.memory.webhook_network import MemoryResolver
 from adapters.sql import migrate
 from adapters.sql.database import SqlDatabase
 from adapters.sql.webhooks import SqlWebhookStore
@@ -31,7 +31,8 @@ from adapters.system import SystemClock
 from adapters.webhooks.http_sender import HttpxWebhookSender
 from core.domain.events import EventEnvelope
 from core.domain.webhooks import Secret, Subscription, deliveries_for
-from core.use_cases.webhooks import DeliverWebhooks, TargetGuard, WebhookPolicy
+from core.use_cases.webhook_delivery import DeliverWebhooks
+from core.use_cases.webhooks import TargetGuard, WebhookPolicy
 
 THREADS = 16
 

@@ -53,13 +53,8 @@ from core.use_cases.ordering import (
 )
 from core.use_cases.principals import Authenticate, CreatePrincipal, ListPrincipals, RevokePrincipal
 from core.use_cases.queries import OrderQueries, OutboxQueries, ProductQueries
-from core.use_cases.webhooks import (
-    DeliverWebhooks,
-    FanOutWebhooks,
-    TargetGuard,
-    WebhookAdmin,
-    WebhookPolicy,
-)
+from core.use_cases.webhook_delivery import DeliverWebhooks, FanOutWebhooks
+from core.use_cases.webhooks import TargetGuard, WebhookAdmin, WebhookPolicy
 from entrypoints.settings import ConfigError, Settings
 from entrypoints.sweeper import Sweeper
 

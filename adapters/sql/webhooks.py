@@ -14,11 +14,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
-    RowMapping,
     and_,
     case,
     delete,
-    exists,
     func,
     or_,
     select,
@@ -28,24 +26,25 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from adapters.sql.database import SqlDatabase
 from adapters.sql.mapping import envelope_from_row
-from adapters.sql.tables import outbox as o
 from adapters.sql.tables import webhook_deliveries as d
 from adapters.sql.tables import webhook_subscriptions as s
+from adapters.sql.webhook_queries import PENDING, due_statement, missed_statement, task_from_row
+from adapters.sql.webhook_rows import (
+    delivery_from_row,
+    delivery_values,
+    subscription_from_row,
+    subscription_values,
+)
 from core.domain.events import EventEnvelope
 from core.domain.webhooks import (
     Attempt,
     CatchUp,
-    Circuit,
     Delivery,
     DeliveryStatus,
     DeliveryTask,
-    Secret,
     Subscription,
 )
 from core.ports.webhooks import WebhookStats
-
-PENDING = DeliveryStatus.PENDING.value
-_earlier = d.alias("earlier")
 
 
 class SqlWebhookStore:
@@ -54,7 +53,7 @@ class SqlWebhookStore:
 
     # Subscriptions.
     def add_subscription(self, subscription: Subscription) -> None:
-        values = _subscription_values(subscription) | {
+        values = subscription_values(subscription) | {
             "id": subscription.id,
             "created_at": subscription.created_at,
             "failure_streak": subscription.circuit.failure_streak,
@@ -66,14 +65,14 @@ class SqlWebhookStore:
     def get_subscription(self, subscription_id: str) -> Subscription | None:
         with self._db.read() as conn:
             row = conn.execute(select(s).where(s.c.id == subscription_id)).mappings().first()
-        return None if row is None else _subscription(row)
+        return None if row is None else subscription_from_row(row)
 
     def update_subscription(self, subscription: Subscription) -> bool:
         with self._db.write() as conn:
             result = conn.execute(
                 update(s)
                 .where(s.c.id == subscription.id)
-                .values(**_subscription_values(subscription))
+                .values(**subscription_values(subscription))
             )
             return result.rowcount > 0
 
@@ -90,12 +89,12 @@ class SqlWebhookStore:
             at, key = after
             query = query.where(or_(s.c.created_at > at, and_(s.c.created_at == at, s.c.id > key)))
         with self._db.read() as conn:
-            return [_subscription(row) for row in conn.execute(query).mappings()]
+            return [subscription_from_row(row) for row in conn.execute(query).mappings()]
 
     def active_subscriptions(self) -> list[Subscription]:
         with self._db.read() as conn:
             rows = conn.execute(select(s).where(s.c.active.is_(True))).mappings().all()
-        return [_subscription(row) for row in rows]
+        return [subscription_from_row(row) for row in rows]
 
     # Deliveries.
     def add_deliveries(self, deliveries: Sequence[Delivery]) -> int:
@@ -117,81 +116,20 @@ class SqlWebhookStore:
         return added
 
     def _insert_new(self, delivery: Delivery) -> Any:
-        values = _delivery_values(delivery)
+        values = delivery_values(delivery)
         if self._db.is_sqlite:
             return sqlite.insert(d).values(**values).on_conflict_do_nothing().returning(d.c.id)
         return postgresql.insert(d).values(**values).on_conflict_do_nothing().returning(d.c.id)
 
     def missed_events(self, query: CatchUp) -> list[EventEnvelope]:
-        delivered = exists().where(
-            d.c.subscription_id == query.subscription_id,
-            d.c.subject == o.c.subject,
-            d.c.occurred_at == o.c.occurred_at,  # the whole chain index, then the id
-            d.c.event_id == o.c.event_id,
-        )
-        statement = (
-            select(o)
-            .where(
-                o.c.subject.in_(query.subjects),
-                o.c.occurred_at >= query.since,
-                o.c.occurred_at <= query.until,
-                ~delivered,
-            )
-            .order_by(o.c.occurred_at, o.c.position)
-        )
-        if query.types is not None:
-            statement = statement.where(o.c.type.in_(query.types))
-        if query.known:
-            statement = statement.where(o.c.event_id.not_in(sorted(query.known)))
         with self._db.read() as conn:
-            rows = conn.execute(statement).mappings().all()
+            rows = conn.execute(missed_statement(query)).mappings().all()
         return [envelope_from_row(row) for row in rows]
 
     def due(self, now: datetime, limit: int) -> list[DeliveryTask]:
-        earlier_pending = exists().where(
-            _earlier.c.subscription_id == d.c.subscription_id,
-            _earlier.c.subject == d.c.subject,
-            _earlier.c.status == PENDING,
-            or_(
-                _earlier.c.occurred_at < d.c.occurred_at,
-                and_(
-                    _earlier.c.occurred_at == d.c.occurred_at,
-                    _earlier.c.position < d.c.position,
-                ),
-            ),
-        )
-        query = (
-            select(
-                d,
-                s.c.url,
-                s.c.secret,
-                s.c.previous_secret,
-                s.c.previous_secret_expires_at,
-                s.c.failure_streak,
-                s.c.circuit_open_until,
-            )
-            .join(s, s.c.id == d.c.subscription_id)
-            .where(
-                d.c.status == PENDING,
-                d.c.next_attempt_at <= now,
-                or_(d.c.claimed_until.is_(None), d.c.claimed_until < now),
-                s.c.active.is_(True),
-                or_(s.c.circuit_open_until.is_(None), s.c.circuit_open_until <= now),
-                ~earlier_pending,
-            )
-            .order_by(d.c.position)
-            .limit(limit)
-        )
         with self._db.read() as conn:
-            rows = conn.execute(query).mappings().all()
-        tasks = []
-        for row in rows:
-            secrets = [Secret(row["secret"])]
-            if row["previous_secret"] is not None:
-                secrets.append(Secret(row["previous_secret"], row["previous_secret_expires_at"]))
-            circuit = Circuit(row["failure_streak"], row["circuit_open_until"])
-            tasks.append(DeliveryTask(_delivery(row), row["url"], tuple(secrets), circuit))
-        return tasks
+            rows = conn.execute(due_statement(now, limit)).mappings().all()
+        return [task_from_row(row) for row in rows]
 
     def claim(self, delivery_ids: Sequence[str], now: datetime, until: datetime) -> list[str]:
         if not delivery_ids:
@@ -267,7 +205,7 @@ class SqlWebhookStore:
         query = select(d).where(d.c.id == delivery_id, d.c.subscription_id == subscription_id)
         with self._db.read() as conn:
             row = conn.execute(query).mappings().first()
-        return None if row is None else _delivery(row)
+        return None if row is None else delivery_from_row(row)
 
     def deliveries(
         self,
@@ -288,7 +226,7 @@ class SqlWebhookStore:
             query = query.where(d.c.position < before)
         with self._db.read() as conn:
             rows = conn.execute(query).mappings().all()
-        return [(int(row["position"]), _delivery(row)) for row in rows]
+        return [(int(row["position"]), delivery_from_row(row)) for row in rows]
 
     def delivery_counts(self, subscription_id: str) -> dict[DeliveryStatus, int]:
         query = (
@@ -333,77 +271,3 @@ class SqlWebhookStore:
             count, oldest = conn.execute(pending).one()
             circuits = conn.execute(open_circuits).scalar_one()
         return WebhookStats(int(count), oldest, int(circuits))
-
-
-def _subscription_values(subscription: Subscription) -> dict[str, Any]:
-    previous = subscription.previous_secret
-    return {
-        "url": subscription.url,
-        "events": list(subscription.events),
-        "description": subscription.description,
-        "active": subscription.active,
-        "secret": subscription.secret.value,
-        "previous_secret": None if previous is None else previous.value,
-        "previous_secret_expires_at": None if previous is None else previous.expires_at,
-        "updated_at": subscription.updated_at,
-    }
-
-
-def _subscription(row: RowMapping) -> Subscription:
-    previous = None
-    if row["previous_secret"] is not None:
-        previous = Secret(row["previous_secret"], row["previous_secret_expires_at"])
-    return Subscription(
-        id=row["id"],
-        url=row["url"],
-        events=tuple(row["events"]),
-        description=row["description"],
-        active=bool(row["active"]),
-        secret=Secret(row["secret"]),
-        previous_secret=previous,
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
-        circuit=Circuit(row["failure_streak"], row["circuit_open_until"]),
-    )
-
-
-def _delivery_values(delivery: Delivery) -> dict[str, Any]:
-    return {
-        "id": delivery.id,
-        "subscription_id": delivery.subscription_id,
-        "event_id": delivery.event_id,
-        "event_type": delivery.event_type,
-        "subject": delivery.subject,
-        "occurred_at": delivery.occurred_at,
-        "body": delivery.body,
-        "status": delivery.status.value,
-        "attempts": delivery.attempts,
-        "attempt_limit": delivery.attempt_limit,
-        "next_attempt_at": delivery.next_attempt_at,
-        "last_attempt_at": delivery.last_attempt_at,
-        "last_status_code": delivery.last_status_code,
-        "last_error": delivery.last_error,
-        "created_at": delivery.created_at,
-        "updated_at": delivery.updated_at,
-    }
-
-
-def _delivery(row: RowMapping) -> Delivery:
-    return Delivery(
-        id=row["id"],
-        subscription_id=row["subscription_id"],
-        event_id=row["event_id"],
-        event_type=row["event_type"],
-        subject=row["subject"],
-        occurred_at=row["occurred_at"],
-        body=row["body"],
-        status=DeliveryStatus(row["status"]),
-        attempts=row["attempts"],
-        next_attempt_at=row["next_attempt_at"],
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
-        attempt_limit=row["attempt_limit"],
-        last_attempt_at=row["last_attempt_at"],
-        last_status_code=row["last_status_code"],
-        last_error=row["last_error"],
-    )

@@ -12,7 +12,7 @@ logger = logging.getLogger("orderly.webhooks")
 
 
 class DeliveryPass(Protocol):
-    """What the runner drives: one sending pass (`core.use_cases.webhooks.DeliverWebhooks`,
+    """What the runner drives: one sending pass (`core.use_cases.webhook_delivery.DeliverWebhooks`,
     handed in by the composition root; adapters do not import use cases)."""
 
     def run_once(self, limit: int = 100, pool: ThreadPoolExecutor | None = None) -> int: ...

@@ -2,28 +2,24 @@
 delivering to them (docs/api.md, Webhooks).
 
 Everything here is plain data and pure functions: which event goes to which
-subscription, the body and its signature, the retry schedule with jitter, the
-circuit breaker's states and the network-safety rule on target addresses. The
-use cases (core/use_cases/webhooks.py) apply them; adapters store and send.
+subscription, the body, the per-subject catch-up, the retry schedule with jitter
+and the circuit breaker's states. Signatures are in webhook_signing.py, what a
+subscription may ask for (events, URL, the network-safety rule) in
+webhook_validation.py. The use cases (core/use_cases/webhooks.py,
+webhook_delivery.py) apply them; adapters store and send.
 """
 
 from __future__ import annotations
 
 import enum
-import hashlib
-import hmac
-import ipaddress
 import json
-import re
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
-from core.domain.errors import FieldProblem, ValidationError
-from core.domain.events import EVENT_TYPES, EventEnvelope
+from core.domain.events import EventEnvelope
 
 SECRET_PREFIX = "whsec_"
 WILDCARD = "*"
@@ -40,7 +36,6 @@ MAX_RETRY_DELAY_SECONDS = 3600.0
 JITTER = 0.2
 # Namespace of the deterministic delivery ids (uuid5 of subscription and event).
 _DELIVERY_NAMESPACE = uuid.UUID("6f1d4c1e-8a3b-4d7e-9a51-0c8e2f4b7a90")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 class DeliveryStatus(enum.StrEnum):
@@ -236,36 +231,6 @@ def deliveries_for(
     return [new_delivery(s, envelope, now) for s in subscriptions if s.wants(envelope.type)]
 
 
-# --- signatures -----------------------------------------------------------------
-
-
-def signature(secret: str, timestamp: int, body: bytes) -> str:
-    """hex HMAC-SHA256 keyed by the whole secret (prefix included) over "<t>.<body>"."""
-    message = str(timestamp).encode() + b"." + body
-    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
-
-
-def signature_header(secrets: Sequence[str], timestamp: int, body: bytes) -> str:
-    """`t=<unix seconds>,v1=<hex>[,v1=<hex>]`: one v1 per valid secret."""
-    parts = [f"t={timestamp}"] + [f"v1={signature(s, timestamp, body)}" for s in secrets]
-    return ",".join(parts)
-
-
-def verify_signature(
-    secret: str, header: str, body: bytes, now_unix: int, tolerance_seconds: int = 300
-) -> bool:
-    """What a receiver does (the README shows the same in a dozen lines)."""
-    items = [item.split("=", 1) for item in header.split(",") if "=" in item]
-    timestamps = [v for k, v in items if k == "t"]
-    if len(timestamps) != 1 or not timestamps[0].isdigit():
-        return False
-    timestamp = int(timestamps[0])
-    if abs(now_unix - timestamp) > tolerance_seconds:
-        return False
-    expected = signature(secret, timestamp, body)
-    return any(hmac.compare_digest(expected, v) for k, v in items if k == "v1")
-
-
 # --- retries and the breaker ------------------------------------------------------
 
 
@@ -304,95 +269,6 @@ def after_failure(
 
 def is_success(status_code: int | None) -> bool:
     return status_code is not None and 200 <= status_code < 300
-
-
-# --- validation and network safety -------------------------------------------------
-
-
-def normalise_events(events: object, field_name: str = "events") -> tuple[str, ...]:
-    """A non-empty list of known event types, or exactly ["*"]."""
-    if not isinstance(events, list | tuple) or not events:
-        raise _invalid(field_name, 'must be a non-empty list of event types, or ["*"]')
-    names: list[str] = []
-    for name in events:
-        if not isinstance(name, str) or (name != WILDCARD and name not in EVENT_TYPES):
-            known = ", ".join(sorted(EVENT_TYPES))
-            raise _invalid(field_name, f"unknown event type {name!r}; known: {known} or *")
-        if name not in names:
-            names.append(name)
-    if WILDCARD in names and len(names) > 1:
-        raise _invalid(field_name, '"*" already means every event type; list it alone')
-    return tuple(names)
-
-
-def check_description(description: object) -> str:
-    if not isinstance(description, str) or len(description) > MAX_DESCRIPTION_LENGTH:
-        raise _invalid("description", f"must be text of at most {MAX_DESCRIPTION_LENGTH} chars")
-    if _CONTROL.search(description):
-        raise _invalid("description", "must not contain control characters")
-    return description
-
-
-@dataclass(frozen=True)
-class Target:
-    """A webhook URL split into what the network rule needs."""
-
-    url: str
-    scheme: str
-    host: str
-    port: int
-
-
-def parse_url(url: object) -> Target:
-    """Only absolute http/https URLs with a host, no credentials, no fragment."""
-    if not isinstance(url, str) or not url or len(url) > MAX_URL_LENGTH:
-        raise _invalid("url", f"must be an http or https URL of at most {MAX_URL_LENGTH} chars")
-    if _CONTROL.search(url) or " " in url:
-        raise _invalid("url", "must not contain spaces or control characters")
-    try:
-        parts = urlsplit(url)
-        port = parts.port
-        host = parts.hostname
-    except ValueError:
-        raise _invalid("url", "is not a valid URL") from None
-    if parts.scheme not in {"http", "https"}:
-        raise _invalid("url", "must use http or https")
-    if not host:
-        raise _invalid("url", "must name a host")
-    if parts.username is not None or parts.password is not None:
-        raise _invalid("url", "must not carry credentials (user:password@)")
-    if parts.fragment:
-        raise _invalid("url", "must not have a #fragment")
-    default_port = 443 if parts.scheme == "https" else 80
-    return Target(url, parts.scheme, host, port or default_port)
-
-
-def forbidden_address(address: str) -> str | None:
-    """Why an IP address may not be a webhook target (None: it may)."""
-    try:
-        ip: ipaddress.IPv4Address | ipaddress.IPv6Address = ipaddress.ip_address(
-            address.split("%", 1)[0]
-        )
-    except ValueError:
-        return f"{address!r} is not an IP address"
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    checks = (
-        ("loopback", ip.is_loopback),
-        ("link-local", ip.is_link_local),
-        ("multicast", ip.is_multicast),
-        ("unspecified", ip.is_unspecified),
-        ("private", ip.is_private),
-        ("reserved", ip.is_reserved),
-    )
-    for kind, hit in checks:
-        if hit:
-            return f"{ip} is a {kind} address"
-    return None
-
-
-def _invalid(field_name: str, message: str) -> ValidationError:
-    return ValidationError(f"{field_name} {message}", [FieldProblem(field_name, message)])
 
 
 def as_dict(subscription: Subscription) -> dict[str, Any]:

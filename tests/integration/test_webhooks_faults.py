@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from core.domain.webhooks import verify_signature
+from core.domain.webhook_signing import verify_signature
 from tests.integration.messaging_support import Shop, await_consumers, deployment, wait_until
 from tests.integration.webhook_receiver import running_receiver
 

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from adapters.webhooks.http_sender import HttpxWebhookSender, SocketResolver
-from core.domain.webhooks import verify_signature
+from core.domain.webhook_signing import verify_signature
 from core.ports.webhooks import WebhookRequest
 from tests.e2e.http_support import assert_problem, running_api
 from tests.integration.webhook_receiver import running_receiver

@@ -10,20 +10,17 @@ from typing import Any
 
 import pytest
 
-from adapters.memory.webhooks import MemoryReceiver, MemoryResolver
+from adapters.memory.webhook_network import MemoryReceiver, MemoryResolver
 from adapters.system import FixedClock
 from core.domain.errors import NotFound, ValidationError
 from core.domain.events import EventEnvelope
-from core.domain.webhooks import (
-    ROTATION_OVERLAP,
-    DeliveryStatus,
-    forbidden_address,
-    retry_delay,
-    verify_signature,
-)
+from core.domain.webhook_signing import verify_signature
+from core.domain.webhook_validation import forbidden_address
+from core.domain.webhooks import ROTATION_OVERLAP, DeliveryStatus, retry_delay
 from core.use_cases.catalog import CreateProductCommand
 from core.use_cases.inventory import AdjustStockCommand
-from core.use_cases.webhooks import DeliverWebhooks, SubscriptionChanges, WebhookAdmin
+from core.use_cases.webhook_delivery import DeliverWebhooks
+from core.use_cases.webhooks import SubscriptionChanges, WebhookAdmin
 from entrypoints.container import Container, build_container
 from entrypoints.settings import Settings
 
