@@ -23,6 +23,7 @@ so that a process on a SQL database keeps nothing per order in memory (docs/hard
 
 from __future__ import annotations
 
+import os
 import shutil
 import sqlite3
 import tempfile
@@ -123,6 +124,11 @@ _INSERT = (
 )
 
 
+def _remove_own(directory: str, owner: int) -> None:
+    if os.getpid() == owner:  # not from a forked child: the file is its parent's
+        shutil.rmtree(directory, ignore_errors=True)
+
+
 class SqliteLedger:
     """The journal in a SQLite file. Several processes may share it: WAL and a busy
     timeout let them write concurrently, and `BEGIN IMMEDIATE` makes the first decision
@@ -146,17 +152,18 @@ class SqliteLedger:
         process exits."""
         directory = tempfile.mkdtemp(prefix="orderly-ledger-")
         ledger = cls(str(Path(directory) / "ledger.db"), durable=False)
-        weakref.finalize(ledger, shutil.rmtree, directory, ignore_errors=True)
+        weakref.finalize(ledger, _remove_own, directory, os.getpid())
         return ledger
 
     def _db(self) -> sqlite3.Connection:
-        db: sqlite3.Connection | None = getattr(self._local, "db", None)
-        if db is None:
+        opened: tuple[int, sqlite3.Connection] | None = getattr(self._local, "db", None)
+        # A connection must not cross a fork: a child process opens its own.
+        if opened is None or opened[0] != os.getpid():
             # Autocommit mode: transactions are explicit (BEGIN IMMEDIATE in decide).
             db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
             db.execute(f"PRAGMA synchronous={self._synchronous}")
-            self._local.db = db
-        return db
+            opened = self._local.db = (os.getpid(), db)
+        return opened[1]
 
     def decide(
         self, kind: str, key: str, amount: int, currency: str, outcome: str, reference: str
