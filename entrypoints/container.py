@@ -28,6 +28,7 @@ from adapters.messaging.rabbitmq.publisher import RabbitPublisher
 from adapters.messaging.rabbitmq.topology import Topology
 from adapters.notifications.log import LogNotifier
 from adapters.payments.guard import GuardedGateway
+from adapters.payments.ledger import LedgerStore, MemoryLedger, SqliteLedger
 from adapters.payments.simulated import SimulatedGateway
 from adapters.sql.database import InvalidDatabaseUrl, SqlDatabase
 from adapters.sql.dead_letters import SqlDeadLetterStore
@@ -57,6 +58,18 @@ from core.use_cases.webhook_delivery import DeliverWebhooks, FanOutWebhooks
 from core.use_cases.webhooks import TargetGuard, WebhookAdmin, WebhookPolicy
 from entrypoints.settings import ConfigError, Settings
 from entrypoints.sweeper import Sweeper
+
+
+def open_payments_ledger(path: str, storage: str) -> LedgerStore:
+    """The simulated gateway's ledger store: ORDERLY_PAYMENTS_LEDGER_PATH if set (shared by
+    every process using it); else in memory next to a `memory://` store, which keeps
+    every order in memory anyway; else a private temporary file, so that a process on a
+    SQL database keeps nothing per order in memory (docs/hardening.md, Bounded memory)."""
+    if path:
+        return SqliteLedger(path)
+    if storage == "memory":
+        return MemoryLedger()
+    return SqliteLedger.temporary()
 
 
 def open_database(url: str) -> SqlDatabase:
@@ -101,11 +114,14 @@ class Container(containers.DeclarativeContainer):
     )
 
     # The outside world.
+    payments_ledger = providers.ThreadSafeSingleton(
+        open_payments_ledger, config.payments_ledger_path, config.storage
+    )
     gateway = providers.ThreadSafeSingleton(
         SimulatedGateway,
+        payments_ledger,
         decline_above=config.payments_decline_above,
         failure_rate=config.payments_failure_rate,
-        ledger_path=config.payments_ledger_path,
         latency_ms=config.payments_latency_ms,
     )
     # What the handlers call: every call timed out, a circuit breaker in front.

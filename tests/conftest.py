@@ -19,6 +19,7 @@ import pytest
 from adapters.system import FixedClock
 from entrypoints.container import Container, build_container, start_delivery
 from entrypoints.settings import Settings
+from tests.sent_notifications import SentNotifications
 
 POSTGRES_HOST, POSTGRES_PORT = "127.0.0.1", 5432
 RABBITMQ_HOST, RABBITMQ_PORT = "127.0.0.1", 5672
@@ -45,6 +46,13 @@ def require_service(name: str, host: str, port: int) -> None:
 @pytest.fixture
 def clock() -> FixedClock:
     return FixedClock()
+
+
+@pytest.fixture
+def sent_notifications() -> Iterator[SentNotifications]:
+    """The notifications logged during the test (the log line is the notifier's record)."""
+    with SentNotifications().attached() as sent:
+        yield sent
 
 
 @pytest.fixture

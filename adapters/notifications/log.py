@@ -2,32 +2,26 @@
 
 It logs through the standard library with the fields as `extra`, so the process's
 log setup decides the format (`entrypoints.logs` renders them as JSON keys) and a
-process that configured no logging (the CLI) prints nothing.
+process that configured no logging (the CLI) prints nothing. The log line is the
+record: the notifier keeps nothing, so its memory does not grow with the orders
+(tests read what it sent by capturing the log records).
 """
 
 from __future__ import annotations
 
 import logging
-import threading
-from collections import deque
 
 from core.ports.notifications import Notification
 
 logger = logging.getLogger("orderly.notifications")
 
-RECENT = 1000
-"""How many of the latest notifications `sent` keeps: memory stays bounded however long
-the process runs (the log line is the record; `sent` is a window for tests and demos)."""
+MESSAGE = "customer_notified"
 
 
 class LogNotifier:
-    def __init__(self, recent: int = RECENT) -> None:
-        self._lock = threading.Lock()
-        self.sent: deque[Notification] = deque(maxlen=recent)
-
     def send(self, notification: Notification) -> None:
         logger.info(
-            "customer_notified",
+            MESSAGE,
             extra={
                 "kind": notification.kind,
                 "order_id": notification.order_id,
@@ -36,5 +30,3 @@ class LogNotifier:
                 "detail": notification.detail,
             },
         )
-        with self._lock:
-            self.sent.append(notification)

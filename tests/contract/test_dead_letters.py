@@ -17,6 +17,7 @@ from click.testing import CliRunner
 from dependency_injector import providers
 
 from adapters.messaging.dispatch import HandlerDispatcher
+from adapters.payments.ledger import MemoryLedger
 from adapters.payments.simulated import SimulatedGateway
 from core.domain.events import EventEnvelope
 from core.domain.money import Money
@@ -27,13 +28,16 @@ from core.use_cases.catalog import CreateProductCommand
 from core.use_cases.ordering import PlaceOrderCommand
 from entrypoints.cli.main import cli
 from tests.contract.conftest import Backend
+from tests.payments_ledger import LedgerReader
 
 
 class PoisonGateway:
     """The simulated gateway, except that charging a poisoned key fails (not transiently)."""
 
     def __init__(self) -> None:
-        self.inner = SimulatedGateway()
+        store = MemoryLedger()
+        self.inner = SimulatedGateway(store)
+        self.ledger = LedgerReader(store)
         self.poisoned: set[str] = set()
 
     def charge(self, idempotency_key: str, amount: Money) -> ChargeResult:
@@ -140,7 +144,7 @@ def test_a_poison_event_in_a_batch_is_parked_alone_and_the_rest_commit_once(
     statuses = {o: backend.queries.get_order(o).status for o in orders}  # type: ignore[union-attr]
     assert statuses == {o: ("pending_payment" if o == poisoned else "paid") for o in orders}
     # The good ones were charged once, in the batch; only the poison one was retried.
-    calls = gateway.inner.charge_calls()
+    calls = gateway.ledger.charge_calls()
     assert calls == {o: 1 for o in orders if o != poisoned}
     letters = backend.container.dead_letters().peek()
     assert [(d.queue, d.attempts, d.event_type) for d in letters] == [
@@ -150,7 +154,7 @@ def test_a_poison_event_in_a_batch_is_parked_alone_and_the_rest_commit_once(
 
     # Delivering the same batch again changes nothing (inbox) and parks nothing new.
     dispatcher.deliver([e for e in _placed(backend) if e.subject != poisoned])
-    assert gateway.inner.charge_calls() == calls
+    assert gateway.ledger.charge_calls() == calls
     assert backend.container.dead_letters().count() == 1
 
     gateway.poisoned.clear()  # the cause is fixed
@@ -158,7 +162,7 @@ def test_a_poison_event_in_a_batch_is_parked_alone_and_the_rest_commit_once(
     assert [d.event_id for d in replayed] == [letters[0].event_id]
     assert backend.queries.get_order(poisoned).status == "paid"  # type: ignore[union-attr]
     assert backend.container.dead_letters().count() == 0
-    assert gateway.inner.charges() == dict.fromkeys(orders, 1)
+    assert gateway.ledger.charges() == dict.fromkeys(orders, 1)
 
 
 def test_operators_list_replay_and_purge_dead_letters_from_the_cli(

@@ -6,9 +6,10 @@ reaches every subscriber at least once and each handler's effect happens
 exactly once: orders are paid or cancelled, the gateway charges each order once
 and refunds a cancelled paid order once, each notification is sent once.
 
-Storage is in memory here, so the test sees the store, the gateway's ledger and
-the notifier directly; tests/integration/test_messaging_*.py repeat the audit
-across processes on PostgreSQL.
+Storage is in memory here, so the test sees the store and the gateway's ledger
+store directly, and the notifier's log records in this process;
+tests/integration/test_messaging_*.py repeat the audit across processes on
+PostgreSQL.
 """
 
 from __future__ import annotations
@@ -28,8 +29,6 @@ from adapters.messaging.metrics import MESSAGES_HANDLED
 from adapters.messaging.rabbitmq.publisher import RabbitPublisher
 from adapters.messaging.rabbitmq.topology import Topology
 from adapters.messaging.relay import OutboxRelay
-from adapters.notifications.log import LogNotifier
-from adapters.payments.simulated import SimulatedGateway
 from core.domain.events import EventEnvelope
 from core.domain.orders import RequestedLine
 from core.domain.principals import Role
@@ -40,6 +39,8 @@ from entrypoints.container import Container, InProcessDelivery, build_container,
 from entrypoints.settings import Settings
 from entrypoints.worker import Worker
 from tests.conftest import rabbitmq_vhost
+from tests.payments_ledger import LedgerReader, OrderFacts, assert_payments_audited
+from tests.sent_notifications import SentNotifications
 
 DEADLINE = 60.0  # generous bound on waits, so a broken adapter fails instead of hanging
 
@@ -54,6 +55,7 @@ def eventually(condition: Callable[[], bool], what: str) -> None:
 
 class Harness(Protocol):
     container: Container
+    notifications: SentNotifications
 
     def start(self) -> None: ...
 
@@ -66,6 +68,8 @@ class Harness(Protocol):
 
 class InProcessHarness:
     """`orderly serve` with in-process messaging: BackgroundRelay started by start_delivery."""
+
+    notifications: SentNotifications
 
     def __init__(self, settings: Settings) -> None:
         self.container = build_container(settings)
@@ -97,6 +101,8 @@ def handled_total() -> float:
 
 class RabbitHarness:
     """`orderly relay` + `orderly worker` (two consumer threads), here in threads."""
+
+    notifications: SentNotifications
 
     def __init__(self, settings: Settings) -> None:
         self.container = build_container(settings)
@@ -157,7 +163,9 @@ def module_vhost() -> Iterator[str]:
 
 
 @pytest.fixture(params=["inprocess", pytest.param("rabbitmq", marks=pytest.mark.rabbitmq)])
-def make_harness(request: pytest.FixtureRequest) -> Iterator[MakeHarness]:
+def make_harness(
+    request: pytest.FixtureRequest, sent_notifications: SentNotifications
+) -> Iterator[MakeHarness]:
     harnesses: list[Harness] = []
 
     def make(**overrides: object) -> Harness:
@@ -172,8 +180,9 @@ def make_harness(request: pytest.FixtureRequest) -> Iterator[MakeHarness]:
             harness = RabbitHarness(Settings(**fields))  # type: ignore[arg-type]
         else:
             harness = InProcessHarness(Settings(**fields))  # type: ignore[arg-type]
+        harness.notifications = sent_notifications
         # Build the singletons here, not lazily from several threads at once.
-        for provider in ("memory_store", "gateway", "notifier", "dispatcher", "outbox"):
+        for provider in ("memory_store", "payments_ledger", "gateway", "dispatcher", "outbox"):
             getattr(harness.container, provider)()
         harnesses.append(harness)
         return harness
@@ -188,6 +197,7 @@ class Shop:
 
     def __init__(self, harness: Harness) -> None:
         self.c = harness.container
+        self._notifications = harness.notifications
 
     @property
     def store(self) -> MemoryStore:
@@ -195,13 +205,20 @@ class Shop:
         return store
 
     @property
-    def gateway(self) -> SimulatedGateway:
-        gateway: SimulatedGateway = self.c.gateway()
-        return gateway
+    def ledger(self) -> LedgerReader:
+        return LedgerReader(self.c.payments_ledger())
 
     def notifications(self) -> Counter[tuple[str, str]]:
-        notifier: LogNotifier = self.c.notifier()
-        return Counter((n.kind, n.order_id) for n in notifier.sent)
+        return Counter((n.kind, n.order_id) for n in self._notifications.sent)
+
+    def audit_payments(self, orders: list[str]) -> None:
+        """Every gateway call of the run checked against the orders' end state."""
+        facts = {}
+        for order_id in orders:
+            view = self.c.queries().get_order(order_id)
+            assert view is not None
+            facts[order_id] = OrderFacts(view.status, view.total, view.cancel_reason)
+        assert_payments_audited(self.ledger.calls(), facts)
 
     def product(self, sku: str, price: int, on_hand: int) -> None:
         self.c.create_product()(CreateProductCommand(sku, f"Product {sku}", price, True, on_hand))
@@ -237,9 +254,10 @@ def test_placed_orders_are_paid_charged_and_notified_once(make_harness: MakeHarn
     orders = [shop.place("MUG-1", 2) for _ in range(20)]
     shop.wait_for(orders, "paid")
     eventually(lambda: len(shop.notifications()) == 20, "20 notifications")
-    assert shop.gateway.charges() == dict.fromkeys(orders, 1)
-    assert shop.gateway.captured() == set(orders)
-    assert all(e.amount == 2500 for e in shop.gateway.ledger)
+    assert shop.ledger.charges() == dict.fromkeys(orders, 1)
+    assert shop.ledger.captured() == set(orders)
+    assert all(e.amount == 2500 for e in shop.ledger.calls())
+    shop.audit_payments(orders)
     assert shop.notifications() == Counter({("order_paid", o): 1 for o in orders})
     eventually(shop.drained, "the outbox to drain")
 
@@ -259,8 +277,8 @@ def test_a_declined_charge_cancels_the_order_and_releases_stock(
     assert view is not None and view.cancel_reason == "payment_declined"
     stock = shop.c.queries().get_stock("LAMP-1")
     assert stock is not None and (stock.reserved, stock.available) == (1, 9)
-    assert shop.gateway.captured() == {cheap}
-    assert shop.gateway.refunds() == {}
+    assert shop.ledger.captured() == {cheap}
+    assert shop.ledger.refunds() == {}
     eventually(lambda: len(shop.notifications()) == 2, "two notifications")
     assert shop.notifications() == Counter({("order_paid", cheap): 1, ("order_cancelled", dear): 1})
 
@@ -273,11 +291,15 @@ def test_cancelling_a_paid_order_refunds_it_once(make_harness: MakeHarness) -> N
     order = shop.place("PEN-1", 3)
     shop.wait_for([order], "paid")
     shop.c.cancel_order()(CancelOrderCommand(order, Actor("admin-1", Role.ADMIN)))
-    eventually(lambda: shop.gateway.refunds() == {order: 1}, "the refund")
+    eventually(lambda: shop.ledger.refunds() == {order: 1}, "the refund")
     eventually(lambda: ("order_cancelled", order) in shop.notifications(), "the notice")
-    payment = shop.store.payments[order]
-    assert payment.status.value == "refunded"
-    assert [(e.kind, e.amount) for e in shop.gateway.ledger] == [("charge", 600), ("refund", 600)]
+    # The handler records the refund after the gateway's answer: wait for it, not the ledger.
+    eventually(lambda: shop.store.payments[order].status.value == "refunded", "the refund recorded")
+    assert [(e.kind, e.amount) for e in shop.ledger.decisions()] == [
+        ("charge", 600),
+        ("refund", 600),
+    ]
+    shop.audit_payments([order])
     eventually(shop.drained, "the outbox to drain")
     assert shop.notifications() == Counter(
         {("order_paid", order): 1, ("order_cancelled", order): 1}
@@ -292,7 +314,7 @@ def test_redelivered_events_have_no_second_effect(make_harness: MakeHarness) -> 
     orders = [shop.place("CUP-1") for _ in range(5)]
     shop.wait_for(orders, "paid")
     shop.c.cancel_order()(CancelOrderCommand(orders[0], Actor("admin-1", Role.ADMIN)))
-    eventually(lambda: shop.gateway.refunds() == {orders[0]: 1}, "the refund")
+    eventually(lambda: shop.ledger.refunds() == {orders[0]: 1}, "the refund")
     eventually(lambda: len(shop.notifications()) == 6, "six notifications")
     eventually(shop.drained, "the outbox to drain")
     before = (
@@ -311,10 +333,11 @@ def test_redelivered_events_have_no_second_effect(make_harness: MakeHarness) -> 
         dict(shop.store.payments),
     )
     assert after == before
-    assert shop.gateway.charges() == dict.fromkeys(orders, 1)
-    assert shop.gateway.refunds() == {orders[0]: 1}
+    assert shop.ledger.charges() == dict.fromkeys(orders, 1)
+    assert shop.ledger.refunds() == {orders[0]: 1}
     # The inbox absorbed the repeats before they reached the gateway.
-    assert shop.gateway.charge_calls() == dict.fromkeys(orders, 1)
+    assert shop.ledger.charge_calls() == dict.fromkeys(orders, 1)
+    shop.audit_payments(orders)
 
 
 def test_transient_gateway_failures_are_retried_until_paid(make_harness: MakeHarness) -> None:
@@ -328,8 +351,9 @@ def test_transient_gateway_failures_are_retried_until_paid(make_harness: MakeHar
     shop.product("BOWL-1", 900, 100)
     orders = [shop.place("BOWL-1") for _ in range(15)]
     shop.wait_for(orders, "paid")
-    assert shop.gateway.charges() == dict.fromkeys(orders, 1)
-    assert sum(shop.gateway.charge_calls().values()) >= 15
+    assert shop.ledger.charges() == dict.fromkeys(orders, 1)
+    assert sum(shop.ledger.charge_calls().values()) >= 15
+    shop.audit_payments(orders)
     eventually(lambda: len(shop.notifications()) == 15, "15 notifications")
     assert set(shop.notifications().values()) == {1}
 
@@ -348,7 +372,7 @@ def test_events_committed_before_delivery_started_are_delivered(
 
     shop.wait_for(orders, "paid")
     eventually(shop.drained, "the outbox to drain")
-    assert shop.gateway.charges() == dict.fromkeys(orders, 1)
+    assert shop.ledger.charges() == dict.fromkeys(orders, 1)
 
 
 def test_orders_placed_concurrently_all_complete(make_harness: MakeHarness) -> None:
@@ -372,7 +396,7 @@ def test_orders_placed_concurrently_all_complete(make_harness: MakeHarness) -> N
         thread.join()
     shop.wait_for(placed, "paid")
     eventually(lambda: len(shop.notifications()) == 60, "60 notifications")
-    assert shop.gateway.charges() == dict.fromkeys(placed, 1)
+    assert shop.ledger.charges() == dict.fromkeys(placed, 1)
     assert set(shop.notifications().values()) == {1}
     shop.store.check_invariants()
     stock = shop.c.queries().get_stock("KNIFE-1")
@@ -409,7 +433,7 @@ def test_a_poison_event_in_a_batch_is_dead_lettered_alone_and_the_rest_commit_on
     shop.wait_for(orders, "paid")
     eventually(lambda: len(shop.notifications()) == 10, "10 notifications")
     eventually(lambda: harness.container.dead_letters().count() == 1, "the dead letter")
-    assert shop.gateway.charge_calls() == dict.fromkeys(orders, 1)  # real calls: once each
+    assert shop.ledger.charge_calls() == dict.fromkeys(orders, 1)  # real calls: once each
     assert set(shop.notifications().values()) == {1}
     (letter,) = harness.container.dead_letters().peek()
     assert (letter.event_id, letter.queue, letter.attempts) == (

@@ -15,6 +15,7 @@ import pytest
 from dependency_injector import providers
 
 from adapters.messaging.dispatch import HandlerDispatcher
+from adapters.payments.ledger import MemoryLedger
 from adapters.payments.simulated import SimulatedGateway
 from core.domain.events import EventEnvelope
 from core.domain.money import Money
@@ -26,6 +27,7 @@ from core.use_cases.catalog import CreateProductCommand
 from core.use_cases.ordering import CancelOrderCommand, PlaceOrderCommand
 from core.use_cases.support import Actor
 from tests.contract.conftest import Backend
+from tests.payments_ledger import LedgerReader
 
 ADMIN = Actor("admin-1", Role.ADMIN)
 WAIT = 60.0  # a bound on a wait that must not block at all, so a regression fails, not hangs
@@ -37,7 +39,9 @@ class CancellingGateway:
     the order (or the database)."""
 
     def __init__(self, backend: Backend) -> None:
-        self.inner = SimulatedGateway()
+        store = MemoryLedger()
+        self.inner = SimulatedGateway(store)
+        self.ledger = LedgerReader(store)
         self._backend = backend
         self.cancelled_during_call: list[str] = []
         self.refund_confirms = True
@@ -117,13 +121,13 @@ def test_the_charge_runs_with_no_transaction_open_and_a_late_capture_is_refunded
     view = backend.queries.get_order(order_id)
     assert view is not None and view.status == "cancelled"
     # Captured at the gateway after the cancel: given back, once, and recorded so.
-    assert gateway.inner.charges() == {order_id: 1}
-    assert gateway.inner.refunds() == {order_id: 1}
+    assert gateway.ledger.charges() == {order_id: 1}
+    assert gateway.ledger.refunds() == {order_id: 1}
     assert _payment_status(backend, order_id) is PaymentStatus.REFUNDED
 
     # The cancellation's own refund handler finds nothing left to do.
     dispatcher.deliver(_events(backend, "OrderCancelled"))
-    assert gateway.inner.refunds() == {order_id: 1}
+    assert gateway.ledger.refunds() == {order_id: 1}
     assert backend.container.dead_letters().count() == 0
 
 
@@ -149,5 +153,5 @@ def test_a_refund_the_gateway_does_not_confirm_is_never_recorded(
     gateway.refund_confirms = True  # the gateway answers again
     assert len(backend.container.dead_letters().replay()) == 2
     assert _payment_status(backend, order_id) is PaymentStatus.REFUNDED
-    assert gateway.inner.refunds() == {order_id: 1}
+    assert gateway.ledger.refunds() == {order_id: 1}
     assert backend.container.dead_letters().count() == 0

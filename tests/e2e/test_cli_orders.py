@@ -10,6 +10,7 @@ import pytest
 
 from adapters.system import FixedClock
 from tests.e2e.cli_harness import STORAGES, Cli, close, customer, make_container
+from tests.payments_ledger import LedgerReader
 
 ORDER_KEYS = {
     "id", "customer_id", "status", "lines", "total", "currency", "cancel_reason",
@@ -135,7 +136,7 @@ def test_cancel_a_paid_order_releases_stock_and_refunds(cli: Cli) -> None:
         f"Cancelled order {order.id}: its stock is released and its payment will be refunded.\n"
     )
     cli.deliver()  # the refund handler runs on the OrderCancelled event
-    assert cli.container.gateway().refunds() == {order.id: 1}
+    assert LedgerReader(cli.container.payments_ledger()).refunds() == {order.id: 1}
     assert _stock(cli, "MUG-01") == {"sku": "MUG-01", "on_hand": 10, "reserved": 0, "available": 10}
     shown = cli.json("orders", "show", order.id)
     assert (shown["status"], shown["cancel_reason"]) == ("cancelled", "admin_request")

@@ -28,6 +28,8 @@ from tests.integration.sql_shop import (
     sql_container,
     stock_shop,
 )
+from tests.payments_ledger import LedgerReader
+from tests.sent_notifications import SentNotifications
 
 ADMIN = Actor("admin", Role.ADMIN)
 
@@ -40,7 +42,9 @@ def shop(request: pytest.FixtureRequest, tmp_path: Path, clock: FixedClock) -> I
         yield container
 
 
-def test_orders_are_paid_shipped_cancelled_and_refunded_exactly_once(shop: Container) -> None:
+def test_orders_are_paid_shipped_cancelled_and_refunded_exactly_once(
+    shop: Container, sent_notifications: SentNotifications
+) -> None:
     place = shop.place_order()
     shipped = place(PlaceOrderCommand("alice", [RequestedLine(HOT, 2)])).order
     refunded = place(PlaceOrderCommand("bob", [RequestedLine(HOT, 1), RequestedLine(PLENTY, 3)]))
@@ -55,13 +59,14 @@ def test_orders_are_paid_shipped_cancelled_and_refunded_exactly_once(shop: Conta
     events = [e.type for e in shop.queries().order_events(refunded.order.id)]
     assert events == ["OrderPlaced", "OrderPaid", "OrderCancelled"]
     assert shop.queries().outbox_status().backlog == 0
-    gateway = shop.gateway()
-    assert gateway.charges() == {shipped.id: 1, refunded.order.id: 1}
-    assert gateway.refunds() == {refunded.order.id: 1}
+    # No ledger path: the gateway of a SQL deployment keeps its ledger in a temporary file.
+    ledger = LedgerReader(shop.payments_ledger())
+    assert ledger.charges() == {shipped.id: 1, refunded.order.id: 1}
+    assert ledger.refunds() == {refunded.order.id: 1}
     with shop.uow_factory()() as uow:
         payment = uow.payments.get(refunded.order.id)
     assert payment is not None and payment.status.value == "refunded"
-    notified = [(n.kind, n.order_id) for n in shop.notifier().sent]
+    notified = [(n.kind, n.order_id) for n in sent_notifications.sent]
     assert sorted(notified) == sorted(
         [
             ("order_paid", shipped.id),
@@ -77,9 +82,9 @@ def test_orders_are_paid_shipped_cancelled_and_refunded_exactly_once(shop: Conta
     orders = (shipped.id, refunded.order.id)
     everything = [e for order in orders for e in shop.queries().order_events(order)]
     shop.dispatcher().deliver(everything)
-    assert gateway.charges() == {shipped.id: 1, refunded.order.id: 1}
-    assert gateway.refunds() == {refunded.order.id: 1}
-    assert len(shop.notifier().sent) == len(notified)
+    assert ledger.charges() == {shipped.id: 1, refunded.order.id: 1}
+    assert ledger.refunds() == {refunded.order.id: 1}
+    assert len(sent_notifications.sent) == len(notified)
     with shop.database().read() as conn:
         again = conn.execute(select(func.count()).select_from(processed_events)).scalar()
     assert again == processed

@@ -11,6 +11,7 @@ import pytest
 
 from adapters.system import FixedClock
 from entrypoints.container import Container
+from tests.sent_notifications import SentNotifications
 from tests.unit.shop import Shop, build_shop
 
 MakeShop = Callable[..., Shop]
@@ -29,17 +30,20 @@ def no_io(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def shop(memory_container: Container, clock: FixedClock) -> Shop:
+def shop(
+    memory_container: Container, clock: FixedClock, sent_notifications: SentNotifications
+) -> Shop:
     """The shared memory container: synchronous delivery, simulated gateway, log notifier."""
-    return Shop(memory_container, clock)
+    return Shop(memory_container, clock, notifications=sent_notifications)
 
 
 @pytest.fixture
-def make_shop(clock: FixedClock) -> MakeShop:
+def make_shop(clock: FixedClock, sent_notifications: SentNotifications) -> MakeShop:
     """Build a shop with other settings or test doubles: make_shop(gateway=..., deliver=False,
     payments_decline_above=1000, ...)."""
 
     def make(**kwargs: Any) -> Shop:
+        kwargs.setdefault("notifications", sent_notifications)
         return build_shop(clock, **kwargs)
 
     return make

@@ -10,13 +10,14 @@ from dependency_injector import providers
 from adapters.memory.store import MemoryStore
 from adapters.messaging.dispatch import HandlerDispatcher
 from adapters.messaging.inprocess import SynchronousRelay
-from adapters.notifications.log import LogNotifier
+from adapters.payments.ledger import LedgerStore
 from adapters.payments.simulated import SimulatedGateway
 from adapters.system import FixedClock
 from core.domain.events import EventEnvelope
 from core.domain.money import Money
 from core.domain.orders import RequestedLine
 from core.domain.principals import Role
+from core.ports.notifications import Notification
 from core.ports.payments import ChargeResult, RefundResult, TransientPaymentError
 from core.ports.queries import OrderView, StockView
 from core.use_cases.catalog import CreateProductCommand, UpdateProductCommand
@@ -30,6 +31,8 @@ from core.use_cases.ordering import (
 from core.use_cases.support import Actor
 from entrypoints.container import Container, build_container, start_delivery
 from entrypoints.settings import Settings
+from tests.payments_ledger import LedgerReader
+from tests.sent_notifications import SentNotifications
 
 ADMIN = Actor("admin-1", Role.ADMIN)
 ALICE = Actor("alice-1", Role.CUSTOMER)
@@ -70,16 +73,21 @@ def build_shop(
     clock: FixedClock,
     *,
     gateway: Any = None,
+    ledger: LedgerStore | None = None,
     ids: Any = None,
     deliver: bool = True,
+    notifications: SentNotifications | None = None,
     **settings: Any,
 ) -> Shop:
     """A memory container with test doubles wired in *before* delivery is started
-    (start_delivery builds the handlers, so later overrides would not reach them)."""
+    (start_delivery builds the handlers, so later overrides would not reach them).
+    A `gateway` built on its own ledger store comes with it as `ledger`, for `Shop.ledger`."""
     container = build_container(Settings(database_url="memory://", **settings))
     container.clock.override(clock)
     if gateway is not None:
         container.gateway.override(providers.Object(gateway))
+    if ledger is not None:
+        container.payments_ledger.override(providers.Object(ledger))
     if ids is not None:
         container.ids.override(providers.Object(ids))
     sleeps: list[float] = []
@@ -95,16 +103,21 @@ def build_shop(
     )
     if deliver:
         start_delivery(container)
-    return Shop(container, clock, sleeps)
+    return Shop(container, clock, sleeps, notifications)
 
 
 class Shop:
     def __init__(
-        self, container: Container, clock: FixedClock, sleeps: list[float] | None = None
+        self,
+        container: Container,
+        clock: FixedClock,
+        sleeps: list[float] | None = None,
+        notifications: SentNotifications | None = None,
     ) -> None:
         self.c = container
         self.clock = clock
         self.sleeps = sleeps if sleeps is not None else []
+        self._notifications = notifications
 
     # Adapters under test.
     @property
@@ -119,9 +132,15 @@ class Shop:
         return inner
 
     @property
-    def notifier(self) -> LogNotifier:
-        notifier: LogNotifier = self.c.notifier()
-        return notifier
+    def ledger(self) -> LedgerReader:
+        """The gateway's ledger, read from its store."""
+        return LedgerReader(self.c.payments_ledger())
+
+    @property
+    def sent(self) -> list[Notification]:
+        """The notifications logged so far (the shop was built with a recorder)."""
+        assert self._notifications is not None, "build the shop with notifications=..."
+        return self._notifications.sent
 
     @property
     def dispatcher(self) -> HandlerDispatcher:
@@ -210,4 +229,4 @@ class Shop:
         return [e.type for e in self.envelopes(lambda e: e.subject == subject)]
 
     def notifications(self) -> list[tuple[str, str]]:
-        return [(n.kind, n.order_id) for n in self.notifier.sent]
+        return [(n.kind, n.order_id) for n in self.sent]

@@ -186,7 +186,7 @@ def test_price_changes_do_not_touch_placed_orders(shop: Shop) -> None:
     new = shop.order(shop.place({"AB-1": 3}))
     assert (new.lines[0].unit_price, new.total) == (250, 750)
     # The gateway charged each order what it cost when placed.
-    assert [(e.key, e.amount) for e in shop.gateway.ledger] == [(first, 300), (new.id, 750)]
+    assert [(e.key, e.amount) for e in shop.ledger.decisions()] == [(first, 300), (new.id, 750)]
 
 
 # Only active products can be ordered ----------------------------------------------------

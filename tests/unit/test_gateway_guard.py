@@ -8,11 +8,13 @@ import threading
 import pytest
 
 from adapters.payments.guard import CircuitBreaker, GuardedGateway
+from adapters.payments.ledger import MemoryLedger
 from adapters.payments.simulated import SimulatedGateway
 from core.domain.money import Money
 from core.ports.errors import DependencyUnavailable
 from core.ports.payments import ChargeResult, ChargeStatus, RefundResult, TransientPaymentError
 from entrypoints.settings import ConfigError, Settings
+from tests.payments_ledger import LedgerReader
 
 EUR = Money(100, "EUR")
 
@@ -39,7 +41,9 @@ class FailingGateway:
     def __init__(self) -> None:
         self.failing = True
         self.calls = 0
-        self.inner = SimulatedGateway()
+        store = MemoryLedger()
+        self.inner = SimulatedGateway(store)
+        self.ledger = LedgerReader(store)
 
     def charge(self, idempotency_key: str, amount: Money) -> ChargeResult:
         self.calls += 1
@@ -95,7 +99,7 @@ def test_the_breaker_opens_after_repeated_failures_and_one_probe_closes_it() -> 
     failing.failing = False
     assert guarded.charge("order-1", EUR).status is ChargeStatus.CAPTURED
     assert guarded.breaker.state == "closed"
-    assert failing.inner.charges() == {"order-1": 1}
+    assert failing.ledger.charges() == {"order-1": 1}
 
 
 def test_the_payment_variables_are_read_and_checked() -> None:

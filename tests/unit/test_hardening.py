@@ -1,5 +1,5 @@
 """Issue 11 at the unit level: the domain's text and limit rules, event payload versions,
-strict If-Match parsing, and the bounded memory of the notifier and simulated gateway."""
+strict If-Match parsing, and that the notifier and simulated gateway keep nothing per order."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from adapters.notifications.log import LogNotifier
+from adapters.payments.ledger import MemoryLedger
 from adapters.payments.simulated import SimulatedGateway
 from core.domain.catalog import Product, validate_name, validate_price
 from core.domain.errors import ValidationError
@@ -24,6 +25,7 @@ from core.domain.stock import StockItem
 from core.domain.text import is_correlation_id, is_nonblank_text, is_plausible_id, is_text
 from core.ports.notifications import Notification
 from entrypoints.http.etags import expected_version, if_match_versions
+from tests.sent_notifications import SentNotifications
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -194,24 +196,24 @@ def test_an_older_payload_missing_a_later_defaulted_field_is_read() -> None:
 # --- Bounded memory -------------------------------------------------------------------------
 
 
-def test_the_log_notifier_keeps_a_bounded_window() -> None:
-    notifier = LogNotifier(recent=10)
-    for n in range(3000):
-        notifier.send(Notification("order_paid", f"o-{n}", "c-1", f"e-{n}", ""))
-    assert len(notifier.sent) == 10
-    assert notifier.sent[-1].order_id == "o-2999"
+def test_the_log_notifier_keeps_nothing_its_log_line_is_the_record(
+    sent_notifications: SentNotifications,
+) -> None:
+    notifier = LogNotifier()
+    sent = [Notification("order_paid", f"o-{n}", "c-1", f"e-{n}", "") for n in range(3000)]
+    for notification in sent:
+        notifier.send(notification)
+    assert sent_notifications.sent == sent
+    assert vars(notifier) == {}  # nothing per order (nor anything else) in the process
 
 
-def test_the_simulated_gateway_keeps_a_bounded_window_and_ledger() -> None:
-    gateway = SimulatedGateway()
-    for n in range(3000):
-        gateway.charge(f"o-{n}", Money(100, "EUR"))
-    assert len(gateway.ledger) <= 1000
-    assert gateway.ledger[-1].key == "o-2999"
-    assert len(gateway.entries("charge")) == 3000  # the store keeps them (up to its cap)
-    small = SimulatedGateway(memory_ledger_keys=100)
-    for n in range(300):
-        small.charge(f"o-{n}", Money(100, "EUR"))
-    assert len(small.entries("charge")) == 100 and len(small.charge_calls()) == 100
-    assert small.charge_result("o-299") is not None
-    assert small.charge_result("o-0") is None  # the oldest keys are forgotten first
+def test_the_simulated_gateway_keeps_its_ledger_in_its_store_only() -> None:
+    """Two gateways on one store (two processes on one ledger file) share every decision:
+    the gateway itself holds nothing per order. tests/contract/test_payments_ledger.py
+    measures the memory on the SQLite store."""
+    store = MemoryLedger()
+    first, second = SimulatedGateway(store), SimulatedGateway(store, decline_above=0)
+    captured = [first.charge(f"o-{n}", Money(100, "EUR")) for n in range(300)]
+    again = [second.charge(f"o-{n}", Money(100, "EUR")) for n in range(300)]
+    assert again == captured  # the second gateway would decline, but the store decided
+    assert [c.outcome for c in store.calls()] == ["captured"] * 300 + ["replayed"] * 300

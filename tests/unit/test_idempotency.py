@@ -26,7 +26,7 @@ def test_a_replay_returns_the_same_order(stocked: Shop) -> None:
     assert len(stocked.store.orders) == 1
     assert stocked.stock("AB-1").reserved == 2
     assert stocked.types(first.order.id) == ["OrderPlaced", "OrderPaid"]
-    assert stocked.gateway.charges() == {first.order.id: 1}
+    assert stocked.ledger.charges() == {first.order.id: 1}
 
 
 def test_the_same_key_with_another_body_is_refused(stocked: Shop) -> None:

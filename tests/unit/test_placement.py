@@ -25,7 +25,7 @@ def _snapshot(shop: Shop) -> tuple[object, ...]:
         sorted(s.orders),
         len(s.outbox),
         dict(s.idempotency),
-        shop.gateway.charges(),
+        shop.ledger.charges(),
     )
 
 

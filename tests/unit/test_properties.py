@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import string
 from collections import Counter
+from contextlib import ExitStack
 from datetime import datetime, timedelta
 
 from hypothesis import HealthCheck, event, given, settings
@@ -36,6 +37,8 @@ from core.domain.errors import (
     ValidationError,
 )
 from core.use_cases.support import Actor
+from tests.payments_ledger import OrderFacts, assert_payments_audited
+from tests.sent_notifications import SentNotifications
 from tests.unit.shop import ADMIN, ALICE, BOB, Shop, build_shop
 
 DECLINE_ABOVE = 1500
@@ -65,8 +68,10 @@ class OrderingMachine(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         self.clock = FixedClock()
+        self._listening = ExitStack()  # closed in teardown, which runs even on failure
+        sent = self._listening.enter_context(SentNotifications().attached())
         self.shop: Shop = build_shop(
-            self.clock, deliver=False, payments_decline_above=DECLINE_ABOVE
+            self.clock, deliver=False, payments_decline_above=DECLINE_ABOVE, notifications=sent
         )
         self.on_hand: dict[str, int] = {}
         self.price: dict[str, int] = {}
@@ -209,7 +214,7 @@ class OrderingMachine(RuleBasedStateMachine):
         for order_id, status in list(self.status.items()):
             if status == "pending_payment":
                 self.settle(order_id)
-        assert self.shop.gateway.refunds() == {o: 1 for o in self.refund_due}
+        assert self.shop.ledger.refunds() == {o: 1 for o in self.refund_due}
 
     @rule(sku=st.sampled_from(SKUS), delta=st.integers(-6, 8))
     def adjust(self, sku: str, delta: int) -> None:
@@ -296,16 +301,20 @@ class OrderingMachine(RuleBasedStateMachine):
 
     @invariant()
     def money_moves_at_most_once(self) -> None:
-        gateway = self.shop.gateway
-        assert all(n == 1 for n in gateway.charges().values())
-        assert set(gateway.refunds()) <= self.refund_due
-        assert all(n == 1 for n in gateway.refunds().values())
-        captured = {o for o in gateway.charges() if o in self.ever_paid}
+        ledger = self.shop.ledger
+        assert all(n == 1 for n in ledger.charges().values())
+        assert set(ledger.refunds()) <= self.refund_due
+        assert all(n == 1 for n in ledger.refunds().values())
+        captured = {o for o in ledger.charges() if o in self.ever_paid}
         assert captured == self.ever_paid
 
     def teardown(self) -> None:
         # Once everything is delivered: no order left pending, every refund and every
         # notification made exactly once.
+        with self._listening:
+            self.settle_and_audit()
+
+    def settle_and_audit(self) -> None:
         self.drain()
         assert "pending_payment" not in self.status.values()
         self.orders_match_the_model_and_totals_add_up()
@@ -316,6 +325,9 @@ class OrderingMachine(RuleBasedStateMachine):
         expected |= {("order_cancelled", o) for o, s in self.status.items() if s == "cancelled"}
         expected |= {("order_shipped", o) for o, s in self.status.items() if s == "shipped"}
         assert set(sent) == expected
+        views = {o: self.shop.order(o) for o in self.status}
+        facts = {o: OrderFacts(v.status, v.total, v.cancel_reason) for o, v in views.items()}
+        assert_payments_audited(self.shop.ledger.calls(), facts)
 
 
 OrderingMachine.TestCase.settings = settings(

@@ -7,6 +7,7 @@ import dataclasses
 import json
 import threading
 
+from adapters.payments.ledger import MemoryLedger
 from adapters.payments.simulated import SimulatedGateway
 from core.domain.events import EventEnvelope
 from core.domain.money import Money
@@ -32,7 +33,7 @@ def test_placed_then_paid(shop: Shop) -> None:
         "EUR",
         PaymentStatus.CAPTURED,
     )
-    assert shop.gateway.charges() == {order_id: 1}
+    assert shop.ledger.charges() == {order_id: 1}
     assert shop.types(order_id) == ["OrderPlaced", "OrderPaid"]
     assert shop.stock("AB-1").reserved == 2  # paid orders keep their reservation until shipped
     assert shop.notifications() == [("order_paid", order_id)]
@@ -50,17 +51,17 @@ def test_declined_above_the_threshold_cancels_and_releases_stock(make_shop: Make
     assert shop.store.stock["AB-1"].reservations == {at_limit: 2}
     # The intent was recorded before the call, then the gateway's decline on it.
     assert shop.store.payments[above].status is PaymentStatus.DECLINED
-    assert shop.gateway.charges() == {at_limit: 1, above: 1}  # each order charged once
+    assert shop.ledger.charges() == {at_limit: 1, above: 1}  # each order charged once
     # Asking the gateway again under the same key replays the first answer: declined.
     assert shop.gateway.charge(above, Money(1500, "EUR")).status is ChargeStatus.DECLINED
-    assert shop.gateway.charges() == {at_limit: 1, above: 1}
-    assert shop.gateway.refunds() == {}
+    assert shop.ledger.charges() == {at_limit: 1, above: 1}
+    assert shop.ledger.refunds() == {}
     cancelled = _envelope(shop, "OrderCancelled", above)
     assert (cancelled.payload["reason"], cancelled.payload["was_paid"]) == (
         "payment_declined",
         False,
     )
-    assert [(n.kind, n.order_id, n.detail) for n in shop.notifier.sent] == [
+    assert [(n.kind, n.order_id, n.detail) for n in shop.sent] == [
         ("order_paid", at_limit, ""),
         ("order_cancelled", above, "payment_declined"),
     ]
@@ -74,8 +75,8 @@ def test_paid_then_cancelled_is_refunded_exactly_once(shop: Shop) -> None:
     assert shop.stock("AB-1").reserved == 0
     payment = shop.store.payments[order_id]
     assert payment.status is PaymentStatus.REFUNDED and payment.refund_id
-    assert shop.gateway.refunds() == {order_id: 1}
-    refund = [e for e in shop.gateway.ledger if e.kind == "refund"]
+    assert shop.ledger.refunds() == {order_id: 1}
+    refund = [e for e in shop.ledger.decisions() if e.kind == "refund"]
     assert [(e.key, e.amount) for e in refund] == [(order_id, 300)]
 
     # Cancel again, redeliver the event, even a second distinct OrderCancelled: no new refund.
@@ -84,7 +85,7 @@ def test_paid_then_cancelled_is_refunded_exactly_once(shop: Shop) -> None:
     shop.dispatcher.deliver([cancelled])
     for handler in shop.dispatcher.for_type("OrderCancelled"):
         handler.handle(dataclasses.replace(cancelled, event_id="another-event-id"))
-    assert shop.gateway.refunds() == {order_id: 1}
+    assert shop.ledger.refunds() == {order_id: 1}
     assert shop.store.payments[order_id].refund_id == payment.refund_id
 
 
@@ -96,8 +97,8 @@ def test_cancelling_an_unpaid_order_charges_and_refunds_nothing(make_shop: MakeS
     shop.start_delivery()
     shop.relay.drain()  # OrderPlaced arrives after the cancel
     assert shop.order(order_id).status == "cancelled"
-    assert shop.gateway.charges() == {}
-    assert shop.gateway.refunds() == {}
+    assert shop.ledger.charges() == {}
+    assert shop.ledger.refunds() == {}
     assert order_id not in shop.store.payments
 
 
@@ -115,7 +116,7 @@ def test_an_event_delivered_twice_has_one_effect(shop: Shop) -> None:
             handler.handle(envelope)
             handler.handle(EventEnvelope.from_dict(json.loads(json.dumps(envelope.to_dict()))))
     assert (shop.order(order_id), len(shop.store.outbox), shop.notifications()) == before
-    assert shop.gateway.charges() == {order_id: 1}
+    assert shop.ledger.charges() == {order_id: 1}
     assert len(shop.store.inbox) == 3  # charge, paid notice, shipped notice
 
 
@@ -135,27 +136,29 @@ def test_concurrent_redeliveries_charge_once(make_shop: MakeShop) -> None:
         t.start()
     for t in threads:
         t.join()
-    assert shop.gateway.charges() == {order_id: 1}
+    assert shop.ledger.charges() == {order_id: 1}
     assert shop.types(order_id) == ["OrderPlaced", "OrderPaid"]
     assert shop.order(order_id).version == 2
 
 
 def test_transient_gateway_failures_are_retried_with_backoff(make_shop: MakeShop) -> None:
-    flaky = FlakyGateway(SimulatedGateway(), failures=2)
-    shop = make_shop(gateway=flaky)
+    ledger = MemoryLedger()
+    flaky = FlakyGateway(SimulatedGateway(ledger), failures=2)
+    shop = make_shop(gateway=flaky, ledger=ledger)
     shop.product("AB-1", on_hand=5)
     order_id = shop.place({"AB-1": 1})
     assert shop.order(order_id).status == "paid"
     assert flaky.calls == 3
     assert shop.sleeps == [0.05, 0.1]  # exponential backoff between attempts
-    assert shop.gateway.charges() == {order_id: 1}
+    assert shop.ledger.charges() == {order_id: 1}
 
 
 def test_a_seeded_flaky_gateway_still_charges_and_refunds_each_order_once(
     make_shop: MakeShop,
 ) -> None:
-    gateway = SimulatedGateway(failure_rate=0.4, seed=20260101)
-    shop = make_shop(gateway=gateway, max_delivery_attempts=40)
+    ledger = MemoryLedger()
+    gateway = SimulatedGateway(ledger, failure_rate=0.4, seed=20260101)
+    shop = make_shop(gateway=gateway, ledger=ledger, max_delivery_attempts=40)
     shop.product("AB-1", on_hand=100)
     orders = [shop.place({"AB-1": 1}, ALICE if n % 2 else BOB) for n in range(20)]
     cancelled = orders[::3]
@@ -163,8 +166,10 @@ def test_a_seeded_flaky_gateway_still_charges_and_refunds_each_order_once(
         shop.cancel(order_id)
     assert shop.sleeps, "the seed should have produced some transient failures"
     assert shop.c.outbox_queries().status().backlog == 0
-    assert gateway.charges() == {order_id: 1 for order_id in orders}
-    assert gateway.refunds() == {order_id: 1 for order_id in cancelled}
+    assert shop.ledger.charges() == {order_id: 1 for order_id in orders}
+    assert shop.ledger.refunds() == {order_id: 1 for order_id in cancelled}
+    failed = [c for c in shop.ledger.calls() if c.outcome == "failed"]
+    assert len(failed) == len(shop.sleeps)  # each retried failure is a recorded call
     statuses = {o: shop.order(o).status for o in orders}
     assert statuses == {o: "cancelled" if o in cancelled else "paid" for o in orders}
 
@@ -172,8 +177,9 @@ def test_a_seeded_flaky_gateway_still_charges_and_refunds_each_order_once(
 def test_a_delivery_failing_every_attempt_is_parked_and_replayed_once_fixed(
     make_shop: MakeShop,
 ) -> None:
-    flaky = FlakyGateway(SimulatedGateway(), failures=2)
-    shop = make_shop(gateway=flaky, max_delivery_attempts=2)
+    ledger = MemoryLedger()
+    flaky = FlakyGateway(SimulatedGateway(ledger), failures=2)
+    shop = make_shop(gateway=flaky, ledger=ledger, max_delivery_attempts=2)
     shop.product("AB-1", on_hand=5)
     order_id = shop.place({"AB-1": 1})  # both attempts fail: the delivery is parked
     other = shop.place({"AB-1": 1})  # and blocks nothing behind it
@@ -187,7 +193,7 @@ def test_a_delivery_failing_every_attempt_is_parked_and_replayed_once_fixed(
     assert [d.event_id for d in dead_letters.replay()] == [letter.event_id]
     assert shop.order(order_id).status == "paid"
     assert dead_letters.count() == 0
-    assert shop.gateway.charges() == {order_id: 1, other: 1}
+    assert shop.ledger.charges() == {order_id: 1, other: 1}
 
 
 def test_a_capture_whose_outcome_was_lost_is_given_back(make_shop: MakeShop) -> None:
@@ -205,8 +211,8 @@ def test_a_capture_whose_outcome_was_lost_is_given_back(make_shop: MakeShop) -> 
     shop.start_delivery()
     shop.relay.drain()
     assert shop.order(order_id).status == "cancelled"
-    assert shop.gateway.charges() == {order_id: 1}
-    assert shop.gateway.refunds() == {order_id: 1}
+    assert shop.ledger.charges() == {order_id: 1}
+    assert shop.ledger.refunds() == {order_id: 1}
     assert shop.store.payments[order_id].status is PaymentStatus.REFUNDED
 
 
@@ -217,8 +223,8 @@ def test_an_order_cancelled_before_its_charge_is_never_charged(make_shop: MakeSh
     shop.cancel(order_id)
     shop.start_delivery()
     shop.relay.drain()
-    assert shop.gateway.charge_calls() == {}
-    assert shop.gateway.refunds() == {}
+    assert shop.ledger.charge_calls() == {}
+    assert shop.ledger.refunds() == {}
     assert order_id not in shop.store.payments
 
 
@@ -238,9 +244,9 @@ def test_a_pending_order_past_the_timeout_is_cancelled_by_the_sweep(make_shop: M
     # Delivery resumes: the expired order is never charged, the young one is paid.
     shop.start_delivery()
     shop.relay.drain()
-    assert shop.gateway.charges() == {young: 1}
+    assert shop.ledger.charges() == {young: 1}
     assert shop.order(young).status == "paid"
-    assert [(n.kind, n.order_id, n.detail) for n in shop.notifier.sent] == [
+    assert [(n.kind, n.order_id, n.detail) for n in shop.sent] == [
         ("order_cancelled", old, "payment_timeout"),
         ("order_paid", young, ""),
     ]
@@ -278,10 +284,8 @@ def test_each_notification_is_sent_once(shop: Shop) -> None:
     shop.dispatcher.deliver(shop.envelopes())
     assert shop.notifications() == expected
     by_id = {e.event_id: e for e in shop.envelopes()}
-    for note in shop.notifier.sent:
+    for note in shop.sent:
         source = by_id[note.event_id]
         assert source.subject == note.order_id
         assert note.customer_id == source.payload["customer_id"]
-    assert [n.customer_id for n in shop.notifier.sent] == [ALICE.principal_id] * 2 + [
-        BOB.principal_id
-    ] * 2
+    assert [n.customer_id for n in shop.sent] == [ALICE.principal_id] * 2 + [BOB.principal_id] * 2

@@ -139,7 +139,7 @@ def test_shipped_orders_cannot_be_cancelled(shop: Shop) -> None:
         with pytest.raises(InvalidTransition):
             shop.cancel(order_id, actor)
     assert shop.order(order_id).status == "shipped"
-    assert shop.gateway.refunds() == {}
+    assert shop.ledger.refunds() == {}
 
 
 def test_cancelling_twice_returns_the_order_unchanged(pending: Shop) -> None:
@@ -163,7 +163,7 @@ def test_a_cancelled_order_can_be_neither_shipped_nor_paid(pending: Shop) -> Non
         pending.ship(order_id)
     pending.relay.drain()  # the late OrderPlaced finds a cancelled order: no payment
     assert pending.order(order_id).status == "cancelled"
-    assert pending.gateway.charges() == {}
+    assert pending.ledger.charges() == {}
 
 
 def test_who_cancels_decides_the_reason(pending: Shop) -> None:
