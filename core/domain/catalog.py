@@ -12,14 +12,14 @@ from core.domain.money import Money
 from core.domain.text import is_nonblank_text
 
 SKU_PATTERN = re.compile(r"^[A-Z0-9][A-Z0-9-]{1,31}$")
+SKU_RULE = "2-32 characters of A-Z, 0-9 and '-', starting with a letter or digit"
 NAME_MAX = 200
 
 
 def validate_sku(sku: str, field: str = "sku") -> str:
     if not isinstance(sku, str) or not SKU_PATTERN.fullmatch(sku):
         raise ValidationError(
-            f"invalid SKU {sku!r}: 2-32 characters of A-Z, 0-9 and '-', "
-            "starting with a letter or digit",
+            f"invalid SKU {sku!r}: {SKU_RULE}",
             [
                 FieldProblem(
                     field, "must be 2-32 characters of A-Z, 0-9, '-', not starting with '-'"

@@ -18,9 +18,9 @@ from entrypoints.cli.output import (
     echo_json_array,
     format_money,
     format_time,
-    order_dict,
     print_listing,
     table,
+    view_dict,
 )
 from entrypoints.cli.support import container, echo_json, refusals
 
@@ -72,7 +72,7 @@ def list_(status: str | None, customer: str | None, limit: int | None, as_json: 
             customer_id = find_principal(container().queries(), customer).id
     found = _orders(status, customer_id, limit)
     if as_json:
-        echo_json_array(order_dict(o) for o in found)
+        echo_json_array(view_dict(o) for o in found)
         return
     names = _customer_names()
     rows = [
@@ -103,7 +103,7 @@ def show(order_id: str, as_json: bool) -> None:
     with fix_hints({NotFound: _UNKNOWN}):
         order = queries.get(order_id, Actor.operator())
     if as_json:
-        echo_json(order_dict(order))
+        echo_json(view_dict(order))
         return
     customer = _customer_names().get(order.customer_id, "?")
     click.echo(f"Order {order.id}")
@@ -159,7 +159,7 @@ def cancel(order_id: str, as_json: bool) -> None:
         before = c.order_queries().get(order_id, Actor.operator())
         after = c.cancel_order()(CancelOrderCommand(order_id, Actor.operator()))
     if as_json:
-        echo_json(order_dict(after))
+        echo_json(view_dict(after))
     elif before.status == OrderStatus.CANCELLED.value:
         click.echo(f"Order {order_id} was already cancelled ({after.cancel_reason}).")
     else:
@@ -179,7 +179,7 @@ def ship(order_id: str, as_json: bool) -> None:
         before = c.order_queries().get(order_id, Actor.operator())
         after = c.ship_order()(ShipOrderCommand(order_id, Actor.operator()))
     if as_json:
-        echo_json(order_dict(after))
+        echo_json(view_dict(after))
     elif before.status == OrderStatus.SHIPPED.value:
         click.echo(f"Order {order_id} was already shipped.")
     else:

@@ -9,13 +9,11 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterable, Sequence
+from dataclasses import fields, is_dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import click
-
-from core.ports.queries import OrderView, PrincipalView, ProductView, StockView
-from core.use_cases.views import order_view_to_dict
 
 if TYPE_CHECKING:  # rich loads when something is printed, not for --help
     from rich.console import Console
@@ -125,40 +123,15 @@ def echo_json_array(items: Iterable[dict[str, Any]]) -> None:
     click.echo("]")
 
 
-def product_dict(view: ProductView) -> dict[str, Any]:
-    return {
-        "sku": view.sku,
-        "name": view.name,
-        "price": view.price,
-        "currency": view.currency,
-        "active": view.active,
-        "available": view.available,
-        "created_at": view.created_at.isoformat(),
-        "updated_at": view.updated_at.isoformat(),
-        "version": view.version,
-    }
+def view_dict(view: Any) -> dict[str, Any]:
+    """A core view row (a dataclass) as JSON-ready data, field for field: the API's shape
+    (nested rows as objects, times in ISO 8601), with no field list to keep in step."""
+    return {field.name: _plain(getattr(view, field.name)) for field in fields(view)}
 
 
-def stock_dict(view: StockView) -> dict[str, Any]:
-    return {
-        "sku": view.sku,
-        "on_hand": view.on_hand,
-        "reserved": view.reserved,
-        "available": view.available,
-    }
-
-
-def principal_dict(view: PrincipalView) -> dict[str, Any]:
-    return {
-        "id": view.id,
-        "name": view.name,
-        "role": view.role,
-        "active": view.active,
-        "created_at": view.created_at.isoformat(),
-        "revoked_at": view.revoked_at.isoformat() if view.revoked_at else None,
-    }
-
-
-def order_dict(view: OrderView) -> dict[str, Any]:
-    """The same shape as an order in the HTTP API."""
-    return order_view_to_dict(view)
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, list):
+        return [view_dict(item) if is_dataclass(item) else _plain(item) for item in value]
+    return value

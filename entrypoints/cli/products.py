@@ -27,7 +27,7 @@ from entrypoints.cli.output import (
     echo_json_array,
     format_money,
     print_listing,
-    product_dict,
+    view_dict,
 )
 from entrypoints.cli.params import PRICE, PRODUCT_NAME, QUANTITY, SKU
 from entrypoints.cli.support import container, echo_json, refusals, unavailable_message
@@ -64,7 +64,7 @@ def add(sku: str, name: str, price: int, on_hand: int, inactive: bool, as_json: 
         c.create_product()(CreateProductCommand(sku, name, price, not inactive, on_hand))
     view = c.product_queries().get(sku)
     if as_json:
-        echo_json(product_dict(view))
+        echo_json(view_dict(view))
         return
     state = "active" if view.active else "inactive (cannot be ordered)"
     click.echo(
@@ -95,7 +95,7 @@ def _all_products(active: bool | None) -> Iterator[ProductView]:
 def list_(active: bool | None, as_json: bool) -> None:
     """List every product by SKU, with price and available stock (all pages)."""
     if as_json:
-        echo_json_array(product_dict(p) for p in _all_products(active))
+        echo_json_array(view_dict(p) for p in _all_products(active))
         return
     rows = [
         (

@@ -8,7 +8,7 @@ from core.domain.errors import NotFound, StockBelowReserved
 from core.ports.queries import StockView
 from core.use_cases.inventory import AdjustStockCommand, SetStockCommand
 from entrypoints.cli.hints import fix_hints
-from entrypoints.cli.output import stock_dict
+from entrypoints.cli.output import view_dict
 from entrypoints.cli.params import DELTA, QUANTITY, SKU
 from entrypoints.cli.support import container, echo_json, refusals
 
@@ -41,7 +41,7 @@ def show(sku: str, as_json: bool) -> None:
     with fix_hints({NotFound: _UNKNOWN}):
         view = container().product_queries().stock(sku)
     if as_json:
-        echo_json(stock_dict(view))
+        echo_json(view_dict(view))
     else:
         click.echo(_describe(view))
 

@@ -6,7 +6,7 @@ import click
 
 from core.domain.errors import AlreadyExists, NotFound
 from entrypoints.cli.hints import fix_hints
-from entrypoints.cli.output import format_time, principal_dict, print_listing
+from entrypoints.cli.output import format_time, print_listing, view_dict
 from entrypoints.cli.params import PRINCIPAL_NAME
 from entrypoints.cli.support import container, echo_json, refusals
 
@@ -62,7 +62,7 @@ def list_(as_json: bool) -> None:
     """List principals by name, with role and status. Keys are never shown."""
     principals = container().list_principals()()
     if as_json:
-        echo_json([principal_dict(p) for p in principals])
+        echo_json([view_dict(p) for p in principals])
         return
     if not principals:
         click.echo("No principals yet. Create one with: orderly users create NAME --role admin")

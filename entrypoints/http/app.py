@@ -24,7 +24,7 @@ from entrypoints.http.controllers.health import health_handlers
 from entrypoints.http.controllers.orders import OrderController
 from entrypoints.http.controllers.products import ProductController
 from entrypoints.http.controllers.stock import StockController
-from entrypoints.http.controllers.webhooks import webhook_controller, webhook_lifespan
+from entrypoints.http.controllers.webhooks import webhook_controller
 from entrypoints.http.dependencies import dependencies
 from entrypoints.http.metrics import AppMetrics, prometheus_config
 from entrypoints.http.offload import Offload
@@ -37,6 +37,7 @@ from entrypoints.http.problems import exception_handlers
 from entrypoints.http.rate_limit import RedisBuckets, buckets_for, rate_limit_middleware
 from entrypoints.http.request_context import RequestContextMiddleware
 from entrypoints.http.strict_input import StrictInput
+from entrypoints.webhook_sender import sends_in_process, webhook_runner
 
 MAX_BODY_BYTES = 64 * 1024
 
@@ -78,12 +79,16 @@ def create_app(
     @asynccontextmanager
     async def delivery(_: Litestar) -> AsyncIterator[None]:
         handle: Any = start_delivery(container) if deliver_events else None
+        # Webhooks are sent from this process when messaging is in-process.
+        sends = deliver_events and sends_in_process(container)
+        runner = webhook_runner(container).start() if sends else None
         try:
             yield
         finally:
-            stop = getattr(handle, "stop", None)
-            if callable(stop):
-                await anyio.to_thread.run_sync(stop)
+            for started in (runner, handle):  # the sender first, as it was started last
+                stop = getattr(started, "stop", None)
+                if callable(stop):
+                    await anyio.to_thread.run_sync(stop)
             await anyio.to_thread.run_sync(offload.shutdown)
             if isinstance(buckets, RedisBuckets):
                 await buckets.close()
@@ -99,7 +104,7 @@ def create_app(
         openapi_config=openapi_config(),
         plugins=[ClosedStructSchemaPlugin(), *otel.litestar_plugins()],  # server spans
         request_max_body_size=MAX_BODY_BYTES,
-        lifespan=[delivery, webhook_lifespan(container, deliver_events)],
+        lifespan=[delivery],
         logging_config=None,
         debug=False,
     )

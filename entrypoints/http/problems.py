@@ -2,7 +2,8 @@
 
 Domain errors map by class; Litestar's own HTTP exceptions (404, 405, 413, 429,
 parameter validation) are rewritten into the same shape, and anything else is a
-logged 500 that never leaks a traceback.
+logged 500 that never leaks a traceback. Why not Litestar's problem-details plugin:
+docs/api.md (Conventions).
 """
 
 from __future__ import annotations

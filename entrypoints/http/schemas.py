@@ -8,37 +8,36 @@ these constraints are the API's documented contract, not the rule's only home.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from operator import attrgetter
+from typing import Annotated, Any, ClassVar, Self, TypeVar
 
 import msgspec
 from msgspec import Meta
 
-from core.domain.events import EventEnvelope
+from core.domain.catalog import NAME_MAX, SKU_PATTERN, SKU_RULE
 from core.domain.limits import MAX_LINES, MAX_PRICE, MAX_QUANTITY, MAX_STOCK
+from core.domain.orders import CancelReason, OrderStatus
+from core.domain.stock import REASON_MAX
 from core.domain.text import TEXT_PATTERN
-from core.ports.queries import OrderView, ProductView, StockView
 
-SKU_PATTERN = "^[A-Z0-9][A-Z0-9-]{1,31}$"
-# The limits and the text rule are the core's (core.domain.limits, core.domain.text): the
-# CLI and the import read the same constants, so no entrypoint accepts what another refuses.
+# The limits, patterns and enums are the core's: the CLI and the import read the same
+# constants, so no entrypoint accepts what another refuses. The enums are named types so
+# the OpenAPI document has one component per enum (a generated client gets one class).
 
 Sku = Annotated[
     str,
-    Meta(
-        pattern=SKU_PATTERN,
-        description="2-32 characters of A-Z, 0-9 and '-', starting with a letter or digit",
-        examples=["MUG-01"],
-    ),
+    Meta(pattern=SKU_PATTERN.pattern, description=SKU_RULE, examples=["MUG-01"]),
 ]
 NO_CONTROL = "not blank; no control characters (NUL, newline, ...)"
 Name = Annotated[
     str,
     Meta(
         min_length=1,
-        max_length=200,
+        max_length=NAME_MAX,
         pattern=TEXT_PATTERN,
-        description=f"1-200 characters, {NO_CONTROL}",
+        description=f"1-{NAME_MAX} characters, {NO_CONTROL}",
         examples=["Coffee mug"],
     ),
 ]
@@ -54,15 +53,11 @@ Reason = Annotated[
     str,
     Meta(
         min_length=1,
-        max_length=200,
+        max_length=REASON_MAX,
         pattern=TEXT_PATTERN,
-        description=f"1-200 characters, {NO_CONTROL}",
+        description=f"1-{REASON_MAX} characters, {NO_CONTROL}",
         examples=["recount"],
     ),
-]
-OrderStatusName = Literal["pending_payment", "paid", "shipped", "cancelled"]
-CancelReasonName = Literal[
-    "customer_request", "admin_request", "payment_declined", "payment_timeout"
 ]
 
 
@@ -100,7 +95,33 @@ class PlaceOrderIn(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     lines: Annotated[list[OrderLineIn], Meta(min_length=1, max_length=MAX_LINES)]
 
 
-class ProductOut(msgspec.Struct, frozen=True):
+class ViewOut(msgspec.Struct, frozen=True):
+    """A response body that is a core view row field for field: same names, same order.
+
+    `of` reads the struct's fields off the view by name (one C-level attrgetter, cheaper
+    than a hand-written copy), so there is no field list to keep in step; a unit test
+    checks each struct against its view. Values go out as the view holds them: an order's
+    lines stay view rows and its status a str, which msgspec encodes the same way.
+    """
+
+    _read: ClassVar[Callable[[Any], tuple[Any, ...]]]
+
+    @classmethod
+    def of(cls, view: Any) -> Self:
+        return cls(*cls._read(view))
+
+
+V = TypeVar("V", bound=type[ViewOut])
+
+
+def of_view(cls: V) -> V:
+    """Class decorator: bind `of` to the struct's fields (known once the class exists)."""
+    cls._read = attrgetter(*cls.__struct_fields__)
+    return cls
+
+
+@of_view
+class ProductOut(ViewOut, frozen=True):
     sku: str
     name: str
     price: int
@@ -111,35 +132,18 @@ class ProductOut(msgspec.Struct, frozen=True):
     updated_at: datetime
     version: int
 
-    @staticmethod
-    def of(view: ProductView) -> ProductOut:
-        return ProductOut(
-            view.sku,
-            view.name,
-            view.price,
-            view.currency,
-            view.active,
-            view.available,
-            view.created_at,
-            view.updated_at,
-            view.version,
-        )
-
 
 class ProductPage(msgspec.Struct, frozen=True):
     items: list[ProductOut]
     next_cursor: str | None
 
 
-class StockOut(msgspec.Struct, frozen=True):
+@of_view
+class StockOut(ViewOut, frozen=True):
     sku: str
     on_hand: int
     reserved: int
     available: int
-
-    @staticmethod
-    def of(view: StockView) -> StockOut:
-        return StockOut(view.sku, view.on_hand, view.reserved, view.available)
 
 
 class OrderLineOut(msgspec.Struct, frozen=True):
@@ -149,34 +153,18 @@ class OrderLineOut(msgspec.Struct, frozen=True):
     line_total: int
 
 
-class OrderOut(msgspec.Struct, frozen=True):
+@of_view
+class OrderOut(ViewOut, frozen=True):
     id: str
     customer_id: str
-    status: OrderStatusName
+    status: OrderStatus
     lines: list[OrderLineOut]
     total: int
     currency: str
-    cancel_reason: CancelReasonName | None
+    cancel_reason: CancelReason | None
     created_at: datetime
     updated_at: datetime
     version: int
-
-    @staticmethod
-    def of(view: OrderView) -> OrderOut:
-        return OrderOut(
-            id=view.id,
-            customer_id=view.customer_id,
-            status=view.status,  # type: ignore[arg-type]
-            lines=[
-                OrderLineOut(ln.sku, ln.quantity, ln.unit_price, ln.line_total) for ln in view.lines
-            ],
-            total=view.total,
-            currency=view.currency,
-            cancel_reason=view.cancel_reason,  # type: ignore[arg-type]
-            created_at=view.created_at,
-            updated_at=view.updated_at,
-            version=view.version,
-        )
 
 
 class OrderPage(msgspec.Struct, frozen=True):
@@ -184,7 +172,8 @@ class OrderPage(msgspec.Struct, frozen=True):
     next_cursor: str | None
 
 
-class EventOut(msgspec.Struct, frozen=True):
+@of_view
+class EventOut(ViewOut, frozen=True):
     event_id: str
     type: str
     subject: str
@@ -192,18 +181,6 @@ class EventOut(msgspec.Struct, frozen=True):
     correlation_id: str
     schema_version: int
     payload: dict[str, Any]
-
-    @staticmethod
-    def of(envelope: EventEnvelope) -> EventOut:
-        return EventOut(
-            envelope.event_id,
-            envelope.type,
-            envelope.subject,
-            envelope.occurred_at,
-            envelope.correlation_id,
-            envelope.schema_version,
-            envelope.payload,
-        )
 
 
 class EventList(msgspec.Struct, frozen=True):

@@ -6,17 +6,19 @@ from typing import Annotated
 
 from litestar.params import HeaderParameter, PathParameter, QueryParameter
 
-from entrypoints.http.schemas import SKU_PATTERN, OrderStatusName
+from core.domain.catalog import SKU_PATTERN, SKU_RULE
+from core.domain.idempotency import KEY_MAX
+from core.domain.limits import MAX_ID_LENGTH
+from core.domain.orders import OrderStatus
+from core.use_cases.support import MAX_PAGE
 
-SkuPath = Annotated[
-    str,
-    PathParameter(
-        pattern=SKU_PATTERN,
-        description="2-32 characters of A-Z, 0-9 and '-', starting with a letter or digit",
-    ),
+SkuPath = Annotated[str, PathParameter(pattern=SKU_PATTERN.pattern, description=SKU_RULE)]
+OrderIdPath = Annotated[
+    str, PathParameter(min_length=1, max_length=MAX_ID_LENGTH, description="An order id")
 ]
-OrderIdPath = Annotated[str, PathParameter(min_length=1, max_length=64, description="An order id")]
-Limit = Annotated[int, QueryParameter(ge=1, le=100, description="Page size, 1-100")]
+IdPath = Annotated[str, PathParameter(min_length=1, max_length=MAX_ID_LENGTH, description="An id")]
+Limit = Annotated[int, QueryParameter(ge=1, le=MAX_PAGE, description=f"Page size, 1-{MAX_PAGE}")]
+# Longer than any cursor the service issues; a cap so a forged one is refused unread.
 Cursor = Annotated[
     str | None,
     QueryParameter(
@@ -26,19 +28,19 @@ Cursor = Annotated[
 ActiveFilter = Annotated[
     bool | None, QueryParameter(description="Only active (true) or inactive (false) products")
 ]
-StatusFilter = Annotated[OrderStatusName | None, QueryParameter(description="Only this status")]
+StatusFilter = Annotated[OrderStatus | None, QueryParameter(description="Only this status")]
 CustomerFilter = Annotated[
     str | None,
-    QueryParameter(max_length=64, description="Admins only: one customer's orders"),
+    QueryParameter(max_length=MAX_ID_LENGTH, description="Admins only: one customer's orders"),
 ]
 IdempotencyKey = Annotated[
     str | None,
     HeaderParameter(
         name="Idempotency-Key",
         min_length=1,
-        max_length=255,
+        max_length=KEY_MAX,
         pattern="^[!-~]+$",
-        description="1-255 visible ASCII characters; a retry with the same key and body "
+        description=f"1-{KEY_MAX} visible ASCII characters; a retry with the same key and body "
         "replays the first response (kept at least 24 hours)",
     ),
 ]

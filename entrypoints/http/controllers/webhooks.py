@@ -1,25 +1,24 @@
 """/v1/webhooks: subscriptions of outside endpoints to events, and their delivery log
-(admins only). Also the lifespan that runs the sender inside `orderly serve` with
-in-process messaging."""
+(admins only). The sender runs in the app's lifespan (entrypoints/http/app.py)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, TypeVar
 
-import anyio.to_thread
 import msgspec
-from litestar import Controller, Litestar, Response, delete, get, patch, post
+from litestar import Controller, Response, delete, get, patch, post
 from litestar.datastructures import ResponseHeader
 from litestar.di import NamedDependency, Provide
-from litestar.params import JSONBody, PathParameter, QueryParameter
+from litestar.handlers import HTTPRouteHandler
+from litestar.params import JSONBody, QueryParameter
 from msgspec import Meta
 
 from core.domain.webhooks import (
     MAX_DESCRIPTION_LENGTH,
     MAX_URL_LENGTH,
+    CircuitState,
     Delivery,
     DeliveryStatus,
     Subscription,
@@ -27,9 +26,8 @@ from core.domain.webhooks import (
 from core.use_cases.webhooks import SubscriptionChanges, SubscriptionDetail, WebhookAdmin
 from entrypoints.container import Container
 from entrypoints.http.auth import admin_only
-from entrypoints.http.controllers.params import Cursor, Limit
+from entrypoints.http.controllers.params import Cursor, IdPath, Limit
 from entrypoints.http.openapi_docs import SECURITY, problems
-from entrypoints.webhook_sender import sends_in_process, webhook_runner
 
 Url = Annotated[
     str,
@@ -51,11 +49,10 @@ EventTypes = Annotated[
     ),
 ]
 Description = Annotated[str, Meta(max_length=MAX_DESCRIPTION_LENGTH)]
-IdPath = Annotated[str, PathParameter(min_length=1, max_length=64, description="An id")]
 DeliveryStatusFilter = Annotated[
-    Literal["pending", "succeeded", "failed"] | None,
-    QueryParameter(description="Only deliveries with this status"),
+    DeliveryStatus | None, QueryParameter(description="Only deliveries with this status")
 ]
+Admin = NamedDependency[WebhookAdmin]
 
 
 class CreateWebhookIn(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
@@ -79,52 +76,24 @@ class DeliveryCountsOut(msgspec.Struct, frozen=True):
     failed: int
 
 
-class WebhookOut(msgspec.Struct, frozen=True):
+class _Webhook(msgspec.Struct, frozen=True):
     id: str
     url: str
     events: list[str]
     description: str
     active: bool
-    circuit: Annotated[str, Meta(description="closed, open or half_open")]
+
+
+class WebhookOut(_Webhook, frozen=True):
+    circuit: CircuitState
     created_at: datetime
     updated_at: datetime
     deliveries: DeliveryCountsOut | None = None
 
-    @staticmethod
-    def of(subscription: Subscription, detail: SubscriptionDetail | None = None) -> WebhookOut:
-        circuit = (
-            detail.circuit.value
-            if detail is not None
-            else subscription.circuit.state(datetime.now(UTC)).value
-        )
-        counts = None
-        if detail is not None:
-            counts = DeliveryCountsOut(
-                detail.counts[DeliveryStatus.PENDING],
-                detail.counts[DeliveryStatus.SUCCEEDED],
-                detail.counts[DeliveryStatus.FAILED],
-            )
-        return WebhookOut(
-            subscription.id,
-            subscription.url,
-            list(subscription.events),
-            subscription.description,
-            subscription.active,
-            circuit,
-            subscription.created_at,
-            subscription.updated_at,
-            counts,
-        )
 
-
-class WebhookWithSecretOut(msgspec.Struct, frozen=True):
+class WebhookWithSecretOut(_Webhook, frozen=True):
     """The subscription and its signing secret: shown this once only."""
 
-    id: str
-    url: str
-    events: list[str]
-    description: str
-    active: bool
     secret: str
     created_at: datetime
     updated_at: datetime
@@ -140,7 +109,7 @@ class DeliveryOut(msgspec.Struct, frozen=True):
     event_id: str
     event_type: str
     subject: str
-    status: Annotated[str, Meta(description="pending, succeeded or failed")]
+    status: DeliveryStatus
     attempts: int
     next_attempt_at: datetime | None
     last_attempt_at: datetime | None
@@ -148,40 +117,61 @@ class DeliveryOut(msgspec.Struct, frozen=True):
     last_error: str | None
     created_at: datetime
 
-    @staticmethod
-    def of(delivery: Delivery) -> DeliveryOut:
-        pending = delivery.status is DeliveryStatus.PENDING
-        return DeliveryOut(
-            delivery.id,
-            delivery.event_id,
-            delivery.event_type,
-            delivery.subject,
-            delivery.status.value,
-            delivery.attempts,
-            delivery.next_attempt_at if pending else None,
-            delivery.last_attempt_at,
-            delivery.last_status_code,
-            delivery.last_error,
-            delivery.created_at,
-        )
-
 
 class DeliveryPage(msgspec.Struct, frozen=True):
     items: list[DeliveryOut]
     next_cursor: str | None
 
 
-def _with_secret(subscription: Subscription, secret: str) -> WebhookWithSecretOut:
-    return WebhookWithSecretOut(
-        subscription.id,
-        subscription.url,
-        list(subscription.events),
-        subscription.description,
-        subscription.active,
-        secret,
-        subscription.created_at,
-        subscription.updated_at,
+S = TypeVar("S", bound=msgspec.Struct)
+
+
+def _out(cls: type[S], source: object, **given: Any) -> S:
+    """`cls` with the fields not `given` read by name from the domain object."""
+    read = {name: getattr(source, name) for name in cls.__struct_fields__ if name not in given}
+    return cls(**read, **given)
+
+
+def _webhook(subscription: Subscription, detail: SubscriptionDetail | None = None) -> WebhookOut:
+    if detail is None:
+        return _out(
+            WebhookOut,
+            subscription,
+            circuit=subscription.circuit.state(datetime.now(UTC)),
+            deliveries=None,
+        )
+    counts = DeliveryCountsOut(**{s.value: detail.counts.get(s, 0) for s in DeliveryStatus})
+    return _out(WebhookOut, subscription, circuit=detail.circuit, deliveries=counts)
+
+
+def _delivery(delivery: Delivery) -> DeliveryOut:
+    pending = delivery.status is DeliveryStatus.PENDING
+    return _out(
+        DeliveryOut, delivery, next_attempt_at=delivery.next_attempt_at if pending else None
     )
+
+
+def _route(
+    method: Callable[..., HTTPRouteHandler],
+    path: str,
+    operation_id: str,
+    summary: str,
+    *statuses: int,
+    **options: Any,
+) -> HTTPRouteHandler:
+    """What every operation here shares: a blocking use case run in a thread, admin-only
+    (403), and its documented problems."""
+    return method(
+        path,
+        sync_to_thread=True,
+        operation_id=operation_id,
+        summary=summary,
+        responses=problems(403, *statuses),
+        **options,
+    )
+
+
+ONE = "/{webhook_id:str}"
 
 
 class WebhookController(Controller):
@@ -190,69 +180,43 @@ class WebhookController(Controller):
     security = SECURITY
     guards = [admin_only]
 
-    @post(
+    @_route(
+        post,
         "/",
-        sync_to_thread=True,
+        "createWebhook",
+        "Subscribe an endpoint to events",
+        413,
         status_code=201,
-        operation_id="createWebhook",
-        summary="Subscribe an endpoint to events",
-        responses=problems(403, 413),
         response_headers=[
             ResponseHeader(name="Location", documentation_only=True, description="The webhook")
         ],
     )
     def create(
-        self, data: JSONBody[CreateWebhookIn], webhook_admin: NamedDependency[WebhookAdmin]
+        self, data: JSONBody[CreateWebhookIn], webhook_admin: Admin
     ) -> Response[WebhookWithSecretOut]:
         """201 with the signing `secret` (shown this once). 422 names a bad field: an
         unknown event type, a URL that is not http(s) or resolves to a private target."""
         created = webhook_admin.create(data.url, data.events, data.description)
-        body = _with_secret(created.subscription, created.secret)
+        body = _out(WebhookWithSecretOut, created.subscription, secret=created.secret)
         return Response(body, status_code=201, headers={"Location": f"/v1/webhooks/{body.id}"})
 
-    @get(
-        "/",
-        sync_to_thread=True,
-        operation_id="listWebhooks",
-        summary="List webhooks",
-        responses=problems(403),
-    )
+    @_route(get, "/", "listWebhooks", "List webhooks")
     def list_webhooks(
-        self,
-        webhook_admin: NamedDependency[WebhookAdmin],
-        limit: Limit = 20,
-        cursor: Cursor = None,
+        self, webhook_admin: Admin, limit: Limit = 20, cursor: Cursor = None
     ) -> WebhookPage:
         """Oldest first, paginated. Secrets are never shown."""
         page = webhook_admin.page(limit, cursor)
-        return WebhookPage([WebhookOut.of(s) for s in page.items], page.next_cursor)
+        return WebhookPage([_webhook(s) for s in page.items], page.next_cursor)
 
-    @get(
-        "/{webhook_id:str}",
-        sync_to_thread=True,
-        operation_id="getWebhook",
-        summary="Get a webhook",
-        responses=problems(403, 404),
-    )
-    def get_webhook(
-        self, webhook_id: IdPath, webhook_admin: NamedDependency[WebhookAdmin]
-    ) -> WebhookOut:
+    @_route(get, ONE, "getWebhook", "Get a webhook", 404)
+    def get_webhook(self, webhook_id: IdPath, webhook_admin: Admin) -> WebhookOut:
         """With its `circuit` (closed, open, half_open) and delivery counts by status."""
         detail = webhook_admin.get(webhook_id)
-        return WebhookOut.of(detail.subscription, detail)
+        return _webhook(detail.subscription, detail)
 
-    @patch(
-        "/{webhook_id:str}",
-        sync_to_thread=True,
-        operation_id="updateWebhook",
-        summary="Change a webhook",
-        responses=problems(403, 404, 413),
-    )
+    @_route(patch, ONE, "updateWebhook", "Change a webhook", 404, 413)
     def update(
-        self,
-        webhook_id: IdPath,
-        data: JSONBody[UpdateWebhookIn],
-        webhook_admin: NamedDependency[WebhookAdmin],
+        self, webhook_id: IdPath, data: JSONBody[UpdateWebhookIn], webhook_admin: Admin
     ) -> WebhookOut:
         """Change `url`, `events`, `description`, `active`. An inactive webhook gets no
         new deliveries and its pending ones wait until it is active again."""
@@ -261,70 +225,53 @@ class WebhookController(Controller):
             SubscriptionChanges(data.url, data.events, data.description, data.active),
         )
         detail = webhook_admin.get(webhook_id)
-        return WebhookOut.of(detail.subscription, detail)
+        return _webhook(detail.subscription, detail)
 
-    @delete(
-        "/{webhook_id:str}",
-        sync_to_thread=True,
-        operation_id="deleteWebhook",
-        summary="Remove a webhook",
-        responses=problems(403, 404),
-    )
-    def remove(self, webhook_id: IdPath, webhook_admin: NamedDependency[WebhookAdmin]) -> None:
+    @_route(delete, ONE, "deleteWebhook", "Remove a webhook", 404)
+    def remove(self, webhook_id: IdPath, webhook_admin: Admin) -> None:
         """204; its pending deliveries are dropped and its log goes with it."""
         webhook_admin.delete(webhook_id)
 
-    @post(
-        "/{webhook_id:str}/rotate-secret",
-        sync_to_thread=True,
+    @_route(
+        post,
+        f"{ONE}/rotate-secret",
+        "rotateWebhookSecret",
+        "Rotate a webhook's secret",
+        404,
         status_code=200,
-        operation_id="rotateWebhookSecret",
-        summary="Rotate a webhook's secret",
-        responses=problems(403, 404),
     )
-    def rotate_secret(
-        self, webhook_id: IdPath, webhook_admin: NamedDependency[WebhookAdmin]
-    ) -> WebhookWithSecretOut:
+    def rotate_secret(self, webhook_id: IdPath, webhook_admin: Admin) -> WebhookWithSecretOut:
         """A new secret, shown once. For 24 hours deliveries carry two `v1=` signatures,
         one per secret, so the receiver can switch at its own pace."""
         rotated = webhook_admin.rotate_secret(webhook_id)
-        return _with_secret(rotated.subscription, rotated.secret)
+        return _out(WebhookWithSecretOut, rotated.subscription, secret=rotated.secret)
 
-    @get(
-        "/{webhook_id:str}/deliveries",
-        sync_to_thread=True,
-        operation_id="listWebhookDeliveries",
-        summary="A webhook's delivery log",
-        responses=problems(403, 404),
-    )
+    @_route(get, f"{ONE}/deliveries", "listWebhookDeliveries", "A webhook's delivery log", 404)
     def deliveries(
         self,
         webhook_id: IdPath,
-        webhook_admin: NamedDependency[WebhookAdmin],
+        webhook_admin: Admin,
         status: DeliveryStatusFilter = None,
         limit: Limit = 20,
         cursor: Cursor = None,
     ) -> DeliveryPage:
         """Newest first; each entry's `id` is the `Orderly-Delivery-Id` header it was sent with."""
         page = webhook_admin.deliveries(webhook_id, status, limit, cursor)
-        return DeliveryPage([DeliveryOut.of(d) for d in page.items], page.next_cursor)
+        return DeliveryPage([_delivery(d) for d in page.items], page.next_cursor)
 
-    @post(
-        "/{webhook_id:str}/deliveries/{delivery_id:str}/redeliver",
-        sync_to_thread=True,
+    @_route(
+        post,
+        f"{ONE}/deliveries/{{delivery_id:str}}/redeliver",
+        "redeliverWebhook",
+        "Redeliver one delivery now",
+        404,
         status_code=202,
-        operation_id="redeliverWebhook",
-        summary="Redeliver one delivery now",
-        responses=problems(403, 404),
     )
     def redeliver(
-        self,
-        webhook_id: IdPath,
-        delivery_id: IdPath,
-        webhook_admin: NamedDependency[WebhookAdmin],
+        self, webhook_id: IdPath, delivery_id: IdPath, webhook_admin: Admin
     ) -> DeliveryOut:
         """202: a new attempt is due now (same event id and body, freshly signed)."""
-        return DeliveryOut.of(webhook_admin.redeliver(webhook_id, delivery_id))
+        return _delivery(webhook_admin.redeliver(webhook_id, delivery_id))
 
 
 def webhook_controller(container: Container) -> type[WebhookController]:
@@ -338,22 +285,3 @@ def webhook_controller(container: Container) -> type[WebhookController]:
         dependencies = {"webhook_admin": Provide(resolve, sync_to_thread=False)}
 
     return Bound
-
-
-def webhook_lifespan(
-    container: Container, enabled: bool
-) -> Callable[[Litestar], AbstractAsyncContextManager[None]]:
-    """Runs the webhook sender in this process when messaging is in-process."""
-
-    @asynccontextmanager
-    async def lifespan(_: Litestar) -> AsyncIterator[None]:
-        runner = None
-        if enabled and sends_in_process(container):
-            runner = webhook_runner(container).start()
-        try:
-            yield
-        finally:
-            if runner is not None:
-                await anyio.to_thread.run_sync(runner.stop)
-
-    return lifespan
