@@ -2,7 +2,7 @@
 
 State changes, outbox rows, inbox rows and idempotency records all go through
 the same connection, so they commit together or not at all. Product and stock
-writes are queued (repositories.WriteQueue) and sent in batches by commit.
+writes are queued (repositories/write_queue.py) and sent in batches by commit.
 """
 
 from __future__ import annotations
@@ -17,16 +17,13 @@ from adapters.sql.bulk import execute_many
 from adapters.sql.database import SqlDatabase, WriteScope
 from adapters.sql.errors import reraise, translate_driver_error
 from adapters.sql.outbox_listener import CHANNEL as OUTBOX_CHANNEL
-from adapters.sql.repositories import (
-    SqlIdempotencyRepository,
-    SqlInbox,
-    SqlOrderRepository,
-    SqlPaymentRepository,
-    SqlPrincipalRepository,
-    SqlProductRepository,
-    SqlStockRepository,
-    WriteQueue,
-)
+from adapters.sql.repositories.orders import SqlOrderRepository
+from adapters.sql.repositories.payments import SqlPaymentRepository
+from adapters.sql.repositories.principals import SqlPrincipalRepository
+from adapters.sql.repositories.products import SqlProductRepository
+from adapters.sql.repositories.records import SqlIdempotencyRepository, SqlInbox
+from adapters.sql.repositories.stock import SqlStockRepository
+from adapters.sql.repositories.write_queue import WriteQueue
 from adapters.sql.tables import outbox
 from adapters.tracing import otel
 from core.domain.events import EventEnvelope
