@@ -7,7 +7,6 @@ writes are queued (repositories/write_queue.py) and sent in batches by commit.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from types import TracebackType
 
 from sqlalchemy import Connection, insert, text
@@ -28,9 +27,7 @@ from adapters.sql.tables import outbox
 from adapters.tracing import otel
 from core.domain.events import EventEnvelope
 from core.ports.system import Clock, IdGenerator
-from core.ports.unit_of_work import UnitOfWork
-
-AfterCommit = Callable[[list[EventEnvelope]], None]
+from core.ports.unit_of_work import AfterCommit, BoundUnitOfWorkFactory, UnitOfWork
 
 _OUTBOX_INSERT = insert(outbox)
 _NOTIFY_OUTBOX = text(f"SELECT pg_notify('{OUTBOX_CHANNEL}', '')")
@@ -149,20 +146,5 @@ class SqlUnitOfWork(UnitOfWork):
             scope.close()
 
 
-class SqlUnitOfWorkFactory:
-    def __init__(
-        self,
-        database: SqlDatabase,
-        ids: IdGenerator,
-        clock: Clock,
-        after_commit: AfterCommit | None = None,
-    ) -> None:
-        self.database = database
-        self._ids = ids
-        self._clock = clock
-        self.after_commit = after_commit
-
-    def __call__(self, correlation_id: str | None = None) -> UnitOfWork:
-        return SqlUnitOfWork(
-            self.database, self._ids, self._clock, correlation_id, self.after_commit
-        )
+class SqlUnitOfWorkFactory(BoundUnitOfWorkFactory[SqlDatabase]):
+    unit_of_work = SqlUnitOfWork
