@@ -30,8 +30,9 @@ from adapters.notifications.log import LogNotifier
 from adapters.payments.guard import GuardedGateway
 from adapters.payments.ledger import LedgerStore, MemoryLedger, SqliteLedger
 from adapters.payments.simulated import SimulatedGateway
-from adapters.sql.database import InvalidDatabaseUrl, SqlDatabase
+from adapters.sql.database import SqlDatabase
 from adapters.sql.dead_letters import SqlDeadLetterStore
+from adapters.sql.engines import InvalidDatabaseUrl
 from adapters.sql.outbox import SqlOutbox
 from adapters.sql.outbox_listener import OutboxListener
 from adapters.sql.queries import SqlReadQueries

@@ -7,11 +7,9 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Generic, TypeVar
 
-from core.domain.catalog import Product
 from core.domain.events import EventRecorder
 from core.domain.idempotency import IdempotencyRecord
 from core.domain.orders import Order, OrderStatus
-from core.domain.payments import Payment
 from core.domain.principals import Principal
 from core.domain.stock import StockItem
 from core.ports.errors import ConcurrencyConflict, DuplicateIdempotencyKey
@@ -61,38 +59,49 @@ class StagedTable(Generic[K, V]):
 Track = Callable[[EventRecorder], None]
 
 
-def _require(table: StagedTable[K, V], key: K) -> None:
-    """As in SQL, saving something that is not stored is a lost race (it was never added)."""
-    if not table.exists(key):
-        raise ConcurrencyConflict(f"{key!r} is not stored")
+class MemoryRepository(Generic[V]):
+    """`get`, `add`, `save` and their batches for aggregates keyed by one attribute
+    (`key`, a name: products by sku, orders by id, payments by order_id, ...)."""
 
-
-class MemoryProductRepository:
-    def __init__(self, table: StagedTable[str, Product], track: Track) -> None:
+    def __init__(
+        self, table: StagedTable[str, V], key: str, noun: str, track: Callable[[V], None]
+    ) -> None:
         self._t = table
+        self._key = key
+        self._noun = noun  # for messages: "product X exists"
         self._track = track
 
-    def get(self, sku: str) -> Product | None:
-        return self._t.get(sku)
+    def get(self, key: str) -> V | None:
+        return self._t.get(key)
 
-    def get_many(self, skus: Iterable[str]) -> dict[str, Product]:
-        found = {}
-        for sku in skus:
-            product = self._t.get(sku)
-            if product is not None:
-                found[sku] = product
-        return found
+    def get_many(self, keys: Iterable[str]) -> dict[str, V]:
+        return {key: item for key in keys if (item := self._t.get(key)) is not None}
 
-    def add(self, product: Product) -> None:
-        if self._t.exists(product.sku):
-            raise ConcurrencyConflict(f"product {product.sku} was added concurrently")
-        self._t.write(product.sku, product)
-        self._track(product)
+    def add(self, item: V) -> None:
+        key = getattr(item, self._key)
+        if self._t.exists(key):
+            raise ConcurrencyConflict(f"{self._noun} {key} exists")
+        self._t.write(key, item)
+        self._track(item)
 
-    def save(self, product: Product) -> None:
-        _require(self._t, product.sku)
-        self._t.write(product.sku, product)
-        self._track(product)
+    def save(self, item: V) -> None:
+        key = getattr(item, self._key)
+        if not self._t.exists(key):  # as in SQL: saving what is not stored is a lost race
+            raise ConcurrencyConflict(f"{key!r} is not stored")
+        self._t.write(key, item)
+        self._track(item)
+
+    def add_many(self, items: Sequence[V]) -> None:
+        for item in items:
+            self.add(item)
+
+    def save_many(self, items: Sequence[V]) -> None:
+        for item in items:
+            self.save(item)
+
+
+def untracked(_: object) -> None:
+    """For aggregates that record no events (payments, principals)."""
 
 
 class MemoryStockRepository:
@@ -155,31 +164,9 @@ class MemoryStockRepository:
         self._track(item)
 
 
-class MemoryOrderRepository:
+class MemoryOrderRepository(MemoryRepository[Order]):
     def __init__(self, table: StagedTable[str, Order], track: Track) -> None:
-        self._t = table
-        self._track = track
-
-    def get(self, order_id: str) -> Order | None:
-        return self._t.get(order_id)
-
-    def get_many(self, order_ids: Sequence[str]) -> dict[str, Order]:
-        return {i: o for i in order_ids if (o := self._t.get(i)) is not None}
-
-    def add(self, order: Order) -> None:
-        if self._t.exists(order.id):
-            raise ConcurrencyConflict(f"order {order.id} exists")
-        self._t.write(order.id, order)
-        self._track(order)
-
-    def save(self, order: Order) -> None:
-        _require(self._t, order.id)
-        self._t.write(order.id, order)
-        self._track(order)
-
-    def save_many(self, orders: Sequence[Order]) -> None:
-        for order in orders:
-            self.save(order)
+        super().__init__(table, "id", "order", track)
 
     def pending_before(self, cutoff: datetime, limit: int) -> list[str]:
         pending = sorted(
@@ -190,40 +177,9 @@ class MemoryOrderRepository:
         return [order_id for _, order_id in pending[:limit]]
 
 
-class MemoryPaymentRepository:
-    def __init__(self, table: StagedTable[str, Payment]) -> None:
-        self._t = table
-
-    def get(self, order_id: str) -> Payment | None:
-        return self._t.get(order_id)
-
-    def get_many(self, order_ids: Sequence[str]) -> dict[str, Payment]:
-        return {i: p for i in order_ids if (p := self._t.get(i)) is not None}
-
-    def add(self, payment: Payment) -> None:
-        if self._t.exists(payment.order_id):
-            raise ConcurrencyConflict(f"payment for {payment.order_id} exists")
-        self._t.write(payment.order_id, payment)
-
-    def save(self, payment: Payment) -> None:
-        _require(self._t, payment.order_id)
-        self._t.write(payment.order_id, payment)
-
-    def add_many(self, payments: Sequence[Payment]) -> None:
-        for payment in payments:
-            self.add(payment)
-
-    def save_many(self, payments: Sequence[Payment]) -> None:
-        for payment in payments:
-            self.save(payment)
-
-
-class MemoryPrincipalRepository:
+class MemoryPrincipalRepository(MemoryRepository[Principal]):
     def __init__(self, table: StagedTable[str, Principal]) -> None:
-        self._t = table
-
-    def get(self, principal_id: str) -> Principal | None:
-        return self._t.get(principal_id)
+        super().__init__(table, "id", "principal", untracked)
 
     def _find(self, match: Callable[[Principal], bool]) -> Principal | None:
         for principal in [*self._t.written.values(), *self._t.committed.values()]:
@@ -238,13 +194,9 @@ class MemoryPrincipalRepository:
         return self._find(lambda p: p.key_hash == key_hash)
 
     def add(self, principal: Principal) -> None:
-        if self._t.exists(principal.id) or self.get_by_name(principal.name) is not None:
+        if self.get_by_name(principal.name) is not None:
             raise ConcurrencyConflict(f"principal {principal.name} exists")
-        self._t.write(principal.id, principal)
-
-    def save(self, principal: Principal) -> None:
-        _require(self._t, principal.id)
-        self._t.write(principal.id, principal)
+        super().add(principal)
 
 
 class MemoryIdempotencyRepository:

@@ -2,26 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from adapters.memory.repositories import (
     MemoryIdempotencyRepository,
     MemoryInbox,
     MemoryOrderRepository,
-    MemoryPaymentRepository,
     MemoryPrincipalRepository,
-    MemoryProductRepository,
+    MemoryRepository,
     MemoryStockRepository,
     StagedTable,
+    untracked,
 )
 from adapters.memory.store import MemoryStore, OutboxRow
 from adapters.tracing import otel
 from core.domain.events import EventEnvelope
 from core.ports.system import Clock, IdGenerator
-from core.ports.unit_of_work import UnitOfWork
-
-AfterCommit = Callable[[list[EventEnvelope]], None]
+from core.ports.unit_of_work import AfterCommit, BoundUnitOfWorkFactory, UnitOfWork
 
 
 class MemoryUnitOfWork(UnitOfWork):
@@ -51,10 +48,10 @@ class MemoryUnitOfWork(UnitOfWork):
             StagedTable(s.idempotency),
         ]
         products, stock, orders, payments, principals, idem = self._tables
-        self.products = MemoryProductRepository(products, self.track)
+        self.products = MemoryRepository(products, "sku", "product", self.track)
         self.stock = MemoryStockRepository(stock, self.track)
         self.orders = MemoryOrderRepository(orders, self.track)
-        self.payments = MemoryPaymentRepository(payments)
+        self.payments = MemoryRepository(payments, "order_id", "payment for", untracked)
         self.principals = MemoryPrincipalRepository(principals)
         self.idempotency = MemoryIdempotencyRepository(idem)
         self._inbox = MemoryInbox(s.inbox)
@@ -84,20 +81,5 @@ class MemoryUnitOfWork(UnitOfWork):
             self._store.lock.release()
 
 
-class MemoryUnitOfWorkFactory:
-    def __init__(
-        self,
-        store: MemoryStore,
-        ids: IdGenerator,
-        clock: Clock,
-        after_commit: AfterCommit | None = None,
-    ) -> None:
-        self._store = store
-        self._ids = ids
-        self._clock = clock
-        self.after_commit = after_commit
-
-    def __call__(self, correlation_id: str | None = None) -> UnitOfWork:
-        return MemoryUnitOfWork(
-            self._store, self._ids, self._clock, correlation_id, self.after_commit
-        )
+class MemoryUnitOfWorkFactory(BoundUnitOfWorkFactory[MemoryStore]):
+    unit_of_work = MemoryUnitOfWork

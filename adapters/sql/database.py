@@ -1,7 +1,6 @@
-"""The engine and how transactions begin, per database.
+"""How transactions begin, per database (the engines themselves: engines.py).
 
-SQLite (the embedded default): WAL so that readers never block the writer, a busy
-timeout, foreign keys on, and write transactions that begin with BEGIN IMMEDIATE,
+SQLite: write transactions begin with BEGIN IMMEDIATE,
 so that concurrent writers queue for the write lock instead of failing half-way
 when a deferred transaction tries to upgrade. Within one process, writers queue
 on a lock first (no busy-wait polling); across processes SQLite's busy timeout
@@ -12,66 +11,15 @@ PostgreSQL: a pooled psycopg 3 engine; command loads take row locks.
 
 from __future__ import annotations
 
-import re
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, text
-from sqlalchemy import exc as sa_exc
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy import Connection, Engine, text
 
+from adapters.sql.engines import BEGIN_OPTION, BUSY_TIMEOUT_SECONDS, NO_BEGIN, engine_for
 from adapters.sql.errors import translated
 from core.ports.errors import ConcurrencyConflict
-
-BUSY_TIMEOUT_SECONDS = 10.0
-PG_POOL_SIZE = 10
-SQLITE_CACHE_KIB = 32 * 1024
-PG_MAX_OVERFLOW = 20
-PG_CONNECT_TIMEOUT_SECONDS = 5
-_BEGIN_OPTION = "orderly_begin"
-_NO_BEGIN = "none"  # SQLite reads that need no snapshot: each statement is its own
-
-
-class InvalidDatabaseUrl(ValueError):
-    """The database URL cannot be used; the message says why."""
-
-
-def _hide_password(url: str) -> str:
-    return re.sub(r"(://[^:/@]*:)[^@/]*@", r"\1***@", url)
-
-
-def normalise_url(url: str) -> URL:
-    """Parse and check a database URL; PostgreSQL URLs get the psycopg 3 driver."""
-    shown = _hide_password(url)
-    try:
-        parsed = make_url(url)
-    except (sa_exc.ArgumentError, ValueError) as exc:
-        raise InvalidDatabaseUrl(f"cannot parse {shown!r}: {exc}") from None
-    backend = parsed.get_backend_name()
-    if backend == "sqlite":
-        if parsed.drivername != "sqlite":
-            raise InvalidDatabaseUrl(f"use sqlite:///FILE (the sqlite3 driver), got {shown!r}")
-        if not parsed.database or parsed.database == ":memory:" or "mode=memory" in url:
-            raise InvalidDatabaseUrl(
-                "an in-memory SQLite database is private to one connection; "
-                "use memory:// for in-memory storage or sqlite:///FILE"
-            )
-        return parsed
-    if backend in {"postgresql", "postgres"}:
-        if parsed.drivername not in {"postgresql", "postgres", "postgresql+psycopg"}:
-            raise InvalidDatabaseUrl(
-                f"PostgreSQL is used through psycopg 3 (postgresql+psycopg://), got {shown!r}"
-            )
-        try:
-            parsed.port  # noqa: B018 - make_url parses the port lazily
-        except ValueError as exc:
-            raise InvalidDatabaseUrl(f"bad port in {shown!r}: {exc}") from None
-        if not parsed.database:
-            raise InvalidDatabaseUrl(f"name the database: postgresql://USER@HOST/DB, got {shown!r}")
-        return parsed.set(drivername="postgresql+psycopg")
-    raise InvalidDatabaseUrl(f"unsupported database {backend!r} in {shown!r}")
 
 
 class _WriteGate:
@@ -171,7 +119,7 @@ class SqlDatabase:
         self.engine = engine
         self.is_sqlite = engine.dialect.name == "sqlite"
         self._local = threading.local()  # the write group this thread runs, if any
-        self._unsnapshotted = engine.execution_options(**{_BEGIN_OPTION: _NO_BEGIN})
+        self._unsnapshotted = engine.execution_options(**{BEGIN_OPTION: NO_BEGIN})
         size = getattr(engine.pool, "size", None)
         # How many connections are kept open: callers size their thread pools to it.
         self.pool_size: int = size() if callable(size) else 1
@@ -180,10 +128,7 @@ class SqlDatabase:
     @classmethod
     def from_url(cls, url: str, busy_timeout: float = BUSY_TIMEOUT_SECONDS) -> SqlDatabase:
         """Build the engine; InvalidDatabaseUrl if the URL is unusable (nothing connects yet)."""
-        parsed = normalise_url(url)
-        if parsed.get_backend_name() == "sqlite":
-            return cls(_sqlite_engine(parsed, busy_timeout), busy_timeout)
-        return cls(_postgres_engine(parsed), busy_timeout)
+        return cls(engine_for(url, busy_timeout), busy_timeout)
 
     @property
     def url(self) -> str:
@@ -201,7 +146,7 @@ class SqlDatabase:
         try:
             with translated():
                 conn = self.engine.connect()
-                conn.execution_options(**{_BEGIN_OPTION: "IMMEDIATE"})
+                conn.execution_options(**{BEGIN_OPTION: "IMMEDIATE"})
                 conn.begin()
             return conn
         except BaseException:
@@ -278,55 +223,3 @@ class SqlDatabase:
 
     def dispose(self) -> None:
         self.engine.dispose()
-
-
-def _sqlite_engine(url: URL, busy_timeout: float) -> Engine:
-    engine = create_engine(
-        url,
-        connect_args={"check_same_thread": False, "timeout": busy_timeout},
-        # Readers are many (WAL lets them run beside the writer); the writer is one.
-        pool_size=8,
-        max_overflow=32,
-        pool_timeout=busy_timeout,
-    )
-
-    @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
-        # Take BEGIN away from the sqlite3 driver, so that SELECTs run inside the
-        # transaction too and write transactions can begin IMMEDIATE (see `_on_begin`).
-        dbapi_conn.isolation_level = None
-        cursor = dbapi_conn.cursor()
-        try:
-            cursor.execute("PRAGMA journal_mode=WAL")
-            # In WAL mode NORMAL survives application crashes and keeps the file
-            # consistent; a power cut may lose the last commits (see README).
-            cursor.execute("PRAGMA synchronous=NORMAL")
-            cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
-            # Page cache per connection (SQLite's default is 2 MiB): index inserts at
-            # random keys (UUIDs) re-read pages from the OS once the indexes outgrow it.
-            cursor.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
-        finally:
-            cursor.close()
-
-    @event.listens_for(engine, "begin")
-    def _on_begin(conn: Connection) -> None:
-        mode = conn.get_execution_options().get(_BEGIN_OPTION, "DEFERRED")
-        if mode != _NO_BEGIN:
-            conn.exec_driver_sql(f"BEGIN {mode}")
-
-    return engine
-
-
-def _postgres_engine(url: URL) -> Engine:
-    connect_args: dict[str, Any] = {}
-    if "connect_timeout" not in url.query:
-        connect_args["connect_timeout"] = PG_CONNECT_TIMEOUT_SECONDS
-    return create_engine(
-        url,
-        connect_args=connect_args,
-        pool_size=PG_POOL_SIZE,
-        max_overflow=PG_MAX_OVERFLOW,
-        pool_timeout=30,
-        pool_pre_ping=True,
-    )

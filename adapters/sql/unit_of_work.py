@@ -2,12 +2,11 @@
 
 State changes, outbox rows, inbox rows and idempotency records all go through
 the same connection, so they commit together or not at all. Product and stock
-writes are queued (repositories.WriteQueue) and sent in batches by commit.
+writes are queued (repositories/write_queue.py) and sent in batches by commit.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from types import TracebackType
 
 from sqlalchemy import Connection, insert, text
@@ -17,23 +16,18 @@ from adapters.sql.bulk import execute_many
 from adapters.sql.database import SqlDatabase, WriteScope
 from adapters.sql.errors import reraise, translate_driver_error
 from adapters.sql.outbox_listener import CHANNEL as OUTBOX_CHANNEL
-from adapters.sql.repositories import (
-    SqlIdempotencyRepository,
-    SqlInbox,
-    SqlOrderRepository,
-    SqlPaymentRepository,
-    SqlPrincipalRepository,
-    SqlProductRepository,
-    SqlStockRepository,
-    WriteQueue,
-)
+from adapters.sql.repositories.orders import SqlOrderRepository
+from adapters.sql.repositories.payments import SqlPaymentRepository
+from adapters.sql.repositories.principals import SqlPrincipalRepository
+from adapters.sql.repositories.products import SqlProductRepository
+from adapters.sql.repositories.records import SqlIdempotencyRepository, SqlInbox
+from adapters.sql.repositories.stock import SqlStockRepository
+from adapters.sql.repositories.write_queue import WriteQueue
 from adapters.sql.tables import outbox
 from adapters.tracing import otel
 from core.domain.events import EventEnvelope
 from core.ports.system import Clock, IdGenerator
-from core.ports.unit_of_work import UnitOfWork
-
-AfterCommit = Callable[[list[EventEnvelope]], None]
+from core.ports.unit_of_work import AfterCommit, BoundUnitOfWorkFactory, UnitOfWork
 
 _OUTBOX_INSERT = insert(outbox)
 _NOTIFY_OUTBOX = text(f"SELECT pg_notify('{OUTBOX_CHANNEL}', '')")
@@ -152,20 +146,5 @@ class SqlUnitOfWork(UnitOfWork):
             scope.close()
 
 
-class SqlUnitOfWorkFactory:
-    def __init__(
-        self,
-        database: SqlDatabase,
-        ids: IdGenerator,
-        clock: Clock,
-        after_commit: AfterCommit | None = None,
-    ) -> None:
-        self.database = database
-        self._ids = ids
-        self._clock = clock
-        self.after_commit = after_commit
-
-    def __call__(self, correlation_id: str | None = None) -> UnitOfWork:
-        return SqlUnitOfWork(
-            self.database, self._ids, self._clock, correlation_id, self.after_commit
-        )
+class SqlUnitOfWorkFactory(BoundUnitOfWorkFactory[SqlDatabase]):
+    unit_of_work = SqlUnitOfWork

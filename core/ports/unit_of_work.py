@@ -11,7 +11,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from types import TracebackType
-from typing import Protocol
+from typing import Generic, Protocol, TypeVar
 
 from core.domain.events import EventEnvelope, EventRecorder
 from core.domain.text import is_correlation_id
@@ -24,7 +24,9 @@ from core.ports.repositories import (
     ProductRepository,
     StockRepository,
 )
-from core.ports.system import IdGenerator
+from core.ports.system import Clock, IdGenerator
+
+AfterCommit = Callable[[list[EventEnvelope]], None]
 
 
 class UnitOfWork(ABC):
@@ -40,7 +42,7 @@ class UnitOfWork(ABC):
         self,
         ids: IdGenerator,
         correlation_id: str | None = None,
-        after_commit: Callable[[list[EventEnvelope]], None] | None = None,
+        after_commit: AfterCommit | None = None,
     ) -> None:
         self._ids = ids
         # What the 64-character correlation_id column can store (docs/api.md: X-Request-ID), or a
@@ -110,3 +112,27 @@ class UnitOfWork(ABC):
 
 class UnitOfWorkFactory(Protocol):
     def __call__(self, correlation_id: str | None = None) -> UnitOfWork: ...
+
+
+B = TypeVar("B")
+
+
+class BoundUnitOfWorkFactory(Generic[B]):
+    """The UnitOfWorkFactory every storage adapter offers: its UnitOfWork class
+    (`unit_of_work`) bound to the backend it runs on (a store, a database), ids,
+    clock and the after-commit hook."""
+
+    unit_of_work: Callable[[B, IdGenerator, Clock, str | None, AfterCommit | None], UnitOfWork]
+
+    def __init__(
+        self, backend: B, ids: IdGenerator, clock: Clock, after_commit: AfterCommit | None = None
+    ) -> None:
+        self.backend = backend
+        self._ids = ids
+        self._clock = clock
+        self.after_commit = after_commit
+
+    def __call__(self, correlation_id: str | None = None) -> UnitOfWork:
+        return self.unit_of_work(
+            self.backend, self._ids, self._clock, correlation_id, self.after_commit
+        )

@@ -22,8 +22,8 @@ from sqlalchemy import Connection, event
 
 from adapters.sql import outbox as sql_outbox
 from adapters.sql import queries as sql_queries
-from adapters.sql import repositories as repos
 from adapters.sql.database import SqlDatabase
+from adapters.sql.repositories import statements as repos
 from adapters.sql.tables import create_schema
 from core.ports.queries import OrderKey
 from tests.integration.sql_shop import SQL_BACKENDS, database_url_for
@@ -32,46 +32,46 @@ NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
 # (name, statement, parameters): what the repositories, the read side and the relay send.
 HOT: list[tuple[str, Any, dict[str, Any]]] = [
-    ("product by sku", repos._PRODUCT_GET, {"sku": "A"}),
-    ("products by skus", repos._PRODUCTS_MANY, {"skus": ["A", "B"]}),
-    ("stock by sku", repos._STOCK_GET, {"sku": "A"}),
-    ("stock for an order", repos._STOCK_FOR_ORDER, {"skus": ["A", "B"], "order_id": "o"}),
+    ("product by sku", repos.PRODUCT_GET, {"sku": "A"}),
+    ("products by skus", repos.PRODUCTS_MANY, {"skus": ["A", "B"]}),
+    ("stock by sku", repos.STOCK_GET, {"sku": "A"}),
+    ("stock for an order", repos.STOCK_FOR_ORDER, {"skus": ["A", "B"], "order_id": "o"}),
     (
         "stock update",
-        repos._STOCK_UPDATE,
+        repos.STOCK_UPDATE,
         {"k_sku": "A", "k_version": 1, "on_hand": 1, "reserved": 0, "version": 2},
     ),
     (
         "product update",
-        repos._PRODUCT_UPDATE,
+        repos.PRODUCT_UPDATE,
         {"k_sku": "A", "k_version": 1, "name": "n", "version": 2, "updated_at": NOW},
     ),
     (
         "reservation update",
-        repos._RESERVATION_UPDATE,
+        repos.RESERVATION_UPDATE,
         {"k_sku": "A", "k_order_id": "o", "quantity": 1},
     ),
-    ("reservation delete", repos._RESERVATION_DELETE, {"sku": "A", "order_id": "o"}),
-    ("order with lines (command)", repos._ORDER_GET, {"id": "o"}),
+    ("reservation delete", repos.RESERVATION_DELETE, {"sku": "A", "order_id": "o"}),
+    ("order with lines (command)", repos.ORDER_GET, {"id": "o"}),
     (
         "order update",
-        repos._ORDER_UPDATE,
+        repos.ORDER_UPDATE,
         {"k_id": "o", "k_version": 1, "status": "paid", "updated_at": NOW, "version": 2},
     ),
-    ("expiry sweep", repos._ORDERS_PENDING, {"cutoff": NOW, "limit": 100}),
-    ("payment by order", repos._PAYMENT_GET, {"order_id": "o"}),
+    ("expiry sweep", repos.ORDERS_PENDING, {"cutoff": NOW, "limit": 100}),
+    ("payment by order", repos.PAYMENT_GET, {"order_id": "o"}),
     (
         "payment update",
-        repos._PAYMENT_UPDATE,
+        repos.PAYMENT_UPDATE,
         {"k_order_id": "o", "k_version": 1, "status": "refunded", "version": 2},
     ),
-    ("principal by id", repos._PRINCIPAL_BY["id"], {"value": "p"}),
-    ("principal by name", repos._PRINCIPAL_BY["name"], {"value": "p"}),
-    ("principal by key hash", repos._PRINCIPAL_BY["key_hash"], {"value": "h"}),
-    ("principal update", repos._PRINCIPAL_UPDATE, {"k_id": "p", "k_version": 1, "version": 2}),
-    ("idempotency key", repos._IDEMPOTENCY_GET, {"principal_id": "p", "key": "k"}),
-    ("idempotency purge", repos._IDEMPOTENCY_PURGE, {"cutoff": NOW}),
-    ("inbox seen", repos._INBOX_SEEN, {"handler": "h", "event_id": "e"}),
+    ("principal by id", repos.PRINCIPAL_BY["id"], {"value": "p"}),
+    ("principal by name", repos.PRINCIPAL_BY["name"], {"value": "p"}),
+    ("principal by key hash", repos.PRINCIPAL_BY["key_hash"], {"value": "h"}),
+    ("principal update", repos.PRINCIPAL_UPDATE, {"k_id": "p", "k_version": 1, "version": 2}),
+    ("idempotency key", repos.IDEMPOTENCY_GET, {"principal_id": "p", "key": "k"}),
+    ("idempotency purge", repos.IDEMPOTENCY_PURGE, {"cutoff": NOW}),
+    ("inbox seen", repos.INBOX_SEEN, {"handler": "h", "event_id": "e"}),
     ("product view", sql_queries._PRODUCT_ONE, {"sku": "A"}),
     ("stock view", sql_queries._STOCK_ONE, {"sku": "A"}),
     ("order with lines (read)", sql_queries._ORDER_WITH_LINES, {"id": "o"}),

@@ -12,7 +12,8 @@ import pytest
 from sqlalchemy import exc as sa_exc
 from sqlalchemy import text, update
 
-from adapters.sql.database import InvalidDatabaseUrl, SqlDatabase, normalise_url
+from adapters.sql.database import SqlDatabase
+from adapters.sql.engines import InvalidDatabaseUrl, normalise_url
 from adapters.sql.errors import translate
 from adapters.sql.queries import SqlReadQueries
 from adapters.sql.tables import products

@@ -1,0 +1,124 @@
+"""Database URLs and engines, per database.
+
+SQLite (the embedded default): WAL so that readers never block the writer, a busy
+timeout, foreign keys on, and BEGIN taken over from the driver so that write
+transactions can begin IMMEDIATE (adapters/sql/database.py decides which do).
+PostgreSQL: a pooled psycopg 3 engine.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.engine import URL, make_url
+
+BUSY_TIMEOUT_SECONDS = 10.0
+PG_POOL_SIZE = 10
+SQLITE_CACHE_KIB = 32 * 1024
+PG_MAX_OVERFLOW = 20
+PG_CONNECT_TIMEOUT_SECONDS = 5
+BEGIN_OPTION = "orderly_begin"
+NO_BEGIN = "none"  # SQLite reads that need no snapshot: each statement is its own
+
+
+class InvalidDatabaseUrl(ValueError):
+    """The database URL cannot be used; the message says why."""
+
+
+def _hide_password(url: str) -> str:
+    return re.sub(r"(://[^:/@]*:)[^@/]*@", r"\1***@", url)
+
+
+def normalise_url(url: str) -> URL:
+    """Parse and check a database URL; PostgreSQL URLs get the psycopg 3 driver."""
+    shown = _hide_password(url)
+    try:
+        parsed = make_url(url)
+    except (sa_exc.ArgumentError, ValueError) as exc:
+        raise InvalidDatabaseUrl(f"cannot parse {shown!r}: {exc}") from None
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        if parsed.drivername != "sqlite":
+            raise InvalidDatabaseUrl(f"use sqlite:///FILE (the sqlite3 driver), got {shown!r}")
+        if not parsed.database or parsed.database == ":memory:" or "mode=memory" in url:
+            raise InvalidDatabaseUrl(
+                "an in-memory SQLite database is private to one connection; "
+                "use memory:// for in-memory storage or sqlite:///FILE"
+            )
+        return parsed
+    if backend in {"postgresql", "postgres"}:
+        if parsed.drivername not in {"postgresql", "postgres", "postgresql+psycopg"}:
+            raise InvalidDatabaseUrl(
+                f"PostgreSQL is used through psycopg 3 (postgresql+psycopg://), got {shown!r}"
+            )
+        try:
+            parsed.port  # noqa: B018 - make_url parses the port lazily
+        except ValueError as exc:
+            raise InvalidDatabaseUrl(f"bad port in {shown!r}: {exc}") from None
+        if not parsed.database:
+            raise InvalidDatabaseUrl(f"name the database: postgresql://USER@HOST/DB, got {shown!r}")
+        return parsed.set(drivername="postgresql+psycopg")
+    raise InvalidDatabaseUrl(f"unsupported database {backend!r} in {shown!r}")
+
+
+def engine_for(url: str, busy_timeout: float = BUSY_TIMEOUT_SECONDS) -> Engine:
+    """Build the engine; InvalidDatabaseUrl if the URL is unusable (nothing connects yet)."""
+    parsed = normalise_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return _sqlite_engine(parsed, busy_timeout)
+    return _postgres_engine(parsed)
+
+
+def _sqlite_engine(url: URL, busy_timeout: float) -> Engine:
+    engine = create_engine(
+        url,
+        connect_args={"check_same_thread": False, "timeout": busy_timeout},
+        # Readers are many (WAL lets them run beside the writer); the writer is one.
+        pool_size=8,
+        max_overflow=32,
+        pool_timeout=busy_timeout,
+    )
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Take BEGIN away from the sqlite3 driver, so that SELECTs run inside the
+        # transaction too and write transactions can begin IMMEDIATE (see `_on_begin`).
+        dbapi_conn.isolation_level = None
+        cursor = dbapi_conn.cursor()
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            # In WAL mode NORMAL survives application crashes and keeps the file
+            # consistent; a power cut may lose the last commits (see README).
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
+            # Page cache per connection (SQLite's default is 2 MiB): index inserts at
+            # random keys (UUIDs) re-read pages from the OS once the indexes outgrow it.
+            cursor.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        mode = conn.get_execution_options().get(BEGIN_OPTION, "DEFERRED")
+        if mode != NO_BEGIN:
+            conn.exec_driver_sql(f"BEGIN {mode}")
+
+    return engine
+
+
+def _postgres_engine(url: URL) -> Engine:
+    connect_args: dict[str, Any] = {}
+    if "connect_timeout" not in url.query:
+        connect_args["connect_timeout"] = PG_CONNECT_TIMEOUT_SECONDS
+    return create_engine(
+        url,
+        connect_args=connect_args,
+        pool_size=PG_POOL_SIZE,
+        max_overflow=PG_MAX_OVERFLOW,
+        pool_timeout=30,
+        pool_pre_ping=True,
+    )

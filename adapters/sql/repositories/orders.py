@@ -1,0 +1,82 @@
+"""Orders with their lines: one round trip to load, lines written once at insert."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection
+
+from adapters.sql import mapping
+from adapters.sql.repositories.base import Track, Versioned, VersionedRepository, on_duplicate
+from adapters.sql.repositories.statements import (
+    ORDER_GET,
+    ORDER_INSERT,
+    ORDER_LINES_INSERT,
+    ORDER_UPDATE,
+    ORDERS_GET_MANY,
+    ORDERS_PENDING,
+)
+from core.domain.orders import Order
+from core.ports.errors import ConcurrencyConflict
+
+# Set at insert and never changed: left out of the UPDATE.
+_FIXED = ("customer_id", "currency", "total", "created_at")
+
+
+class SqlOrderRepository(VersionedRepository):
+    _by_key = ORDER_GET
+    _key_param = "id"
+
+    def __init__(self, conn: Connection, track: Track) -> None:
+        super().__init__(conn)
+        self._track = track
+
+    def _loaded_order(self, rows: Sequence[Any]) -> Order:
+        order = mapping.order_from_rows(rows[0], rows if rows[0]["sku"] is not None else [])
+        self._loaded[order.id] = order.version
+        return order
+
+    def get(self, order_id: str) -> Order | None:
+        rows = self._conn.execute(ORDER_GET, {"id": order_id}).mappings().all()
+        return self._loaded_order(rows) if rows else None
+
+    def get_many(self, order_ids: Sequence[str]) -> dict[str, Order]:
+        if not order_ids:
+            return {}
+        grouped: dict[str, list[Any]] = {}
+        for row in self._conn.execute(ORDERS_GET_MANY, {"ids": list(order_ids)}).mappings():
+            grouped.setdefault(row["id"], []).append(row)
+        return {order_id: self._loaded_order(rows) for order_id, rows in grouped.items()}
+
+    def add(self, order: Order) -> None:
+        on_duplicate(
+            lambda: ConcurrencyConflict(f"order {order.id} exists"),
+            self._conn.execute,
+            ORDER_INSERT,
+            mapping.order_values(order),
+        )
+        self._conn.execute(ORDER_LINES_INSERT, mapping.order_line_values(order))
+        self._loaded[order.id] = order.version
+        self._track(order)
+
+    def save(self, order: Order) -> None:
+        self.save_many([order])
+
+    def save_many(self, orders: Sequence[Order]) -> None:
+        items: list[Versioned] = []
+        for order in orders:
+            values = mapping.order_values(order)
+            values["k_id"] = values.pop("id")
+            for fixed in _FIXED:
+                del values[fixed]
+            items.append((order.id, order.version, values))
+        if items:
+            self._update(ORDER_UPDATE, items)
+        for order in orders:
+            self._track(order)
+
+    def pending_before(self, cutoff: datetime, limit: int) -> list[str]:
+        rows = self._conn.execute(ORDERS_PENDING, {"cutoff": cutoff, "limit": limit})
+        return [row.id for row in rows]

@@ -1,0 +1,55 @@
+"""Products: loaded locked, written through the unit of work's WriteQueue."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from adapters.sql import mapping
+from adapters.sql.repositories.statements import (
+    PRODUCT_GET,
+    PRODUCT_INSERT,
+    PRODUCT_UPDATE,
+    PRODUCTS_MANY,
+)
+from adapters.sql.repositories.write_queue import QueuedRepository, WriteQueue
+from core.domain.catalog import Product
+
+
+class SqlProductRepository(QueuedRepository):
+    _by_key = PRODUCT_GET
+    _key_param = "sku"
+    _table = "products"
+
+    def _loaded_product(self, row: mapping.Row) -> Product:
+        product = mapping.product_from_row(row)
+        self._loaded[product.sku] = product.version
+        return product
+
+    def get(self, sku: str) -> Product | None:
+        self._queue.flush_for("products", (sku,))
+        row = self._conn.execute(PRODUCT_GET, {"sku": sku}).mappings().first()
+        return None if row is None else self._loaded_product(row)
+
+    def get_many(self, skus: Iterable[str]) -> dict[str, Product]:
+        wanted = sorted(set(skus))
+        if not wanted:
+            return {}
+        self._queue.flush_for("products", wanted)
+        rows = self._conn.execute(PRODUCTS_MANY, {"skus": wanted}).mappings()
+        return {row["sku"]: self._loaded_product(row) for row in rows}
+
+    def add(self, product: Product) -> None:
+        # A duplicate SKU fails at flush (ConcurrencyConflict), as a concurrent add would.
+        values = mapping.product_values(product)
+        self._queue.put(WriteQueue.PRODUCT_INSERTS, "products", product.sku, PRODUCT_INSERT, values)
+        self._loaded[product.sku] = product.version
+        self._track(product)
+
+    def save(self, product: Product) -> None:
+        values = mapping.product_values(product)
+        values["k_sku"] = values.pop("sku")
+        del values["created_at"]
+        self._queue_update(
+            WriteQueue.PRODUCT_UPDATES, PRODUCT_UPDATE, product.sku, product.version, values
+        )
+        self._track(product)

@@ -1,0 +1,89 @@
+"""What the unit of work records beside the aggregates: idempotency keys (the replayable
+responses of keyed requests) and the inbox (events each handler has processed)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import Connection
+
+from adapters.sql import mapping
+from adapters.sql.repositories.base import on_duplicate
+from adapters.sql.repositories.statements import (
+    IDEMPOTENCY_GET,
+    IDEMPOTENCY_INSERT,
+    IDEMPOTENCY_PURGE,
+    INBOX_INSERT,
+    INBOX_SEEN,
+    INBOX_SEEN_MANY,
+)
+from core.domain.idempotency import IdempotencyRecord
+from core.ports.errors import ConcurrencyConflict, DuplicateIdempotencyKey
+from core.ports.system import Clock
+
+
+class SqlIdempotencyRepository:
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def get(self, principal_id: str, key: str) -> IdempotencyRecord | None:
+        row = (
+            self._conn.execute(IDEMPOTENCY_GET, {"principal_id": principal_id, "key": key})
+            .mappings()
+            .first()
+        )
+        return None if row is None else mapping.idempotency_from_row(row)
+
+    def add(self, record: IdempotencyRecord) -> None:
+        # The primary key decides between concurrent requests with the same key: the
+        # loser's insert waits for the winner's commit (PostgreSQL) or its write lock
+        # (SQLite), then fails here, and the use case replays the winner's response.
+        on_duplicate(
+            lambda: DuplicateIdempotencyKey(record.key),
+            self._conn.execute,
+            IDEMPOTENCY_INSERT,
+            mapping.idempotency_values(record),
+        )
+
+    def purge_older_than(self, cutoff: datetime) -> int:
+        return int(self._conn.execute(IDEMPOTENCY_PURGE, {"cutoff": cutoff}).rowcount)
+
+
+class SqlInbox:
+    def __init__(self, conn: Connection, clock: Clock) -> None:
+        self._conn = conn
+        self._clock = clock
+
+    def seen(self, handler: str, event_id: str) -> bool:
+        return bool(
+            self._conn.execute(INBOX_SEEN, {"handler": handler, "event_id": event_id}).scalar()
+        )
+
+    def add(self, handler: str, event_id: str) -> None:
+        on_duplicate(
+            lambda: ConcurrencyConflict(f"{handler} already processed {event_id}"),
+            self._conn.execute,
+            INBOX_INSERT,
+            {"handler": handler, "event_id": event_id, "processed_at": self._clock.now()},
+        )
+
+    def seen_many(self, handler: str, event_ids: Sequence[str]) -> set[str]:
+        if not event_ids:
+            return set()
+        rows = self._conn.execute(
+            INBOX_SEEN_MANY, {"handler": handler, "event_ids": list(event_ids)}
+        )
+        return {row.event_id for row in rows}
+
+    def add_many(self, handler: str, event_ids: Sequence[str]) -> None:
+        if not event_ids:
+            return
+        now = self._clock.now()
+        rows = [{"handler": handler, "event_id": e, "processed_at": now} for e in event_ids]
+        on_duplicate(
+            lambda: ConcurrencyConflict(f"{handler} already processed some events"),
+            self._conn.execute,
+            INBOX_INSERT,
+            rows,
+        )

@@ -1,0 +1,168 @@
+"""Every statement the repositories send, built once at import and reused, so each
+execution is a compiled-cache hit (tests/integration/test_query_plans.py checks that an
+index serves each).
+
+Loads lock what they return (`FOR UPDATE` on PostgreSQL; on SQLite the unit of work
+already holds the database's single write lock, and SQLAlchemy renders no
+`FOR UPDATE` there). UPDATEs of versioned rows carry `k_<key>` and `k_version`.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import and_, bindparam, delete, exists, insert, literal_column, select, update
+
+from adapters.sql.tables import (
+    idempotency_keys,
+    order_lines,
+    orders,
+    payments,
+    principals,
+    processed_events,
+    products,
+    stock,
+    stock_reservations,
+)
+from core.domain.orders import OrderStatus
+
+PRODUCT_GET = select(products).where(products.c.sku == bindparam("sku")).with_for_update()
+PRODUCTS_MANY = (
+    select(products)
+    .where(products.c.sku.in_(bindparam("skus", expanding=True)))
+    .order_by(products.c.sku)  # locks in key order: concurrent loads cannot deadlock
+    .with_for_update()
+)
+PRODUCT_INSERT = insert(products)
+PRODUCT_UPDATE = update(products).where(
+    products.c.sku == bindparam("k_sku"), products.c.version == bindparam("k_version")
+)
+
+STOCK_GET = (
+    select(stock.c.sku, stock.c.on_hand, stock.c.reserved, stock.c.version)
+    .where(stock.c.sku == bindparam("sku"))
+    .with_for_update()
+)
+# Stock rows locked in SKU order, each with the one reservation of the order at hand.
+STOCK_FOR_ORDER_UNLOCKED = (
+    select(
+        stock.c.sku,
+        stock.c.on_hand,
+        stock.c.reserved,
+        stock.c.version,
+        stock_reservations.c.quantity,
+    )
+    .select_from(
+        stock.outerjoin(
+            stock_reservations,
+            and_(
+                stock_reservations.c.sku == stock.c.sku,
+                stock_reservations.c.order_id == bindparam("order_id"),
+            ),
+        )
+    )
+    .where(stock.c.sku.in_(bindparam("skus", expanding=True)))
+    .order_by(stock.c.sku)
+)
+STOCK_FOR_ORDER = STOCK_FOR_ORDER_UNLOCKED.with_for_update(of=stock)
+# Placing an order on PostgreSQL reads stock without locking it, then applies its change
+# to `reserved` here, as late as the transaction allows: the row lock is held from this
+# statement to COMMIT only, and the condition refuses to reserve past `on_hand`.
+_DELTA = bindparam("delta", type_=stock.c.reserved.type)
+STOCK_RESERVE = (
+    update(stock)
+    .where(
+        stock.c.sku == bindparam("k_sku"),
+        stock.c.reserved + _DELTA <= stock.c.on_hand,
+        stock.c.reserved + _DELTA >= literal_column("0"),
+    )
+    # Constants as SQL, not parameters: adapters/sql/bulk.py sends only the rows' values.
+    .values(reserved=stock.c.reserved + _DELTA, version=stock.c.version + literal_column("1"))
+)
+STOCK_INSERT = insert(stock)
+STOCK_UPDATE = update(stock).where(
+    stock.c.sku == bindparam("k_sku"), stock.c.version == bindparam("k_version")
+)
+RESERVATION_INSERT = insert(stock_reservations)
+RESERVATION_UPDATE = update(stock_reservations).where(
+    stock_reservations.c.sku == bindparam("k_sku"),
+    stock_reservations.c.order_id == bindparam("k_order_id"),
+)
+RESERVATION_DELETE = delete(stock_reservations).where(
+    stock_reservations.c.sku == bindparam("sku"),
+    stock_reservations.c.order_id == bindparam("order_id"),
+)
+
+# An order with its lines, in line order; only the order row is locked.
+_ORDER_ROWS = select(
+    orders, order_lines.c.sku, order_lines.c.quantity, order_lines.c.unit_price
+).select_from(orders.outerjoin(order_lines, order_lines.c.order_id == orders.c.id))
+# One round trip for an order and its lines.
+ORDER_GET = (
+    _ORDER_ROWS.where(orders.c.id == bindparam("id"))
+    .order_by(order_lines.c.position)
+    .with_for_update(of=orders)
+)
+# Several orders at once (batched event handlers), in id order: the lock order.
+ORDERS_GET_MANY = (
+    _ORDER_ROWS.where(orders.c.id.in_(bindparam("ids", expanding=True)))
+    .order_by(orders.c.id, order_lines.c.position)
+    .with_for_update(of=orders)
+)
+ORDER_INSERT = insert(orders)
+ORDER_LINES_INSERT = insert(order_lines)
+ORDER_UPDATE = update(orders).where(
+    orders.c.id == bindparam("k_id"), orders.c.version == bindparam("k_version")
+)
+ORDERS_PENDING = (
+    select(orders.c.id)
+    .where(
+        orders.c.status == OrderStatus.PENDING_PAYMENT.value,
+        orders.c.created_at < bindparam("cutoff", type_=orders.c.created_at.type),
+    )
+    .order_by(orders.c.created_at, orders.c.id)
+    .limit(bindparam("limit"))
+)
+
+PAYMENT_GET = select(payments).where(payments.c.order_id == bindparam("order_id")).with_for_update()
+PAYMENTS_GET_MANY = (
+    select(payments)
+    .where(payments.c.order_id.in_(bindparam("ids", expanding=True)))
+    .order_by(payments.c.order_id)
+    .with_for_update()
+)
+PAYMENT_INSERT = insert(payments)
+PAYMENT_UPDATE = update(payments).where(
+    payments.c.order_id == bindparam("k_order_id"), payments.c.version == bindparam("k_version")
+)
+
+PRINCIPAL_BY = {
+    column: select(principals).where(principals.c[column] == bindparam("value")).with_for_update()
+    for column in ("id", "name", "key_hash")
+}
+PRINCIPAL_INSERT = insert(principals)
+PRINCIPAL_UPDATE = update(principals).where(
+    principals.c.id == bindparam("k_id"), principals.c.version == bindparam("k_version")
+)
+
+IDEMPOTENCY_GET = select(idempotency_keys).where(
+    idempotency_keys.c.principal_id == bindparam("principal_id"),
+    idempotency_keys.c.key == bindparam("key"),
+)
+IDEMPOTENCY_INSERT = insert(idempotency_keys)
+IDEMPOTENCY_PURGE = delete(idempotency_keys).where(
+    idempotency_keys.c.created_at < bindparam("cutoff", type_=idempotency_keys.c.created_at.type)
+)
+
+INBOX_SEEN = select(
+    exists().where(
+        processed_events.c.handler == bindparam("handler"),
+        processed_events.c.event_id == bindparam("event_id"),
+    )
+)
+INBOX_SEEN_MANY = select(processed_events.c.event_id).where(
+    processed_events.c.handler == bindparam("handler"),
+    processed_events.c.event_id.in_(bindparam("event_ids", expanding=True)),
+)
+INBOX_INSERT = insert(processed_events)
+
+# Versioned UPDATEs: each must match exactly one row.
+VERSIONED = frozenset({PRODUCT_UPDATE, STOCK_UPDATE, STOCK_RESERVE})
