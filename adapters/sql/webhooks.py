@@ -28,7 +28,13 @@ from adapters.sql.database import SqlDatabase
 from adapters.sql.mapping import envelope_from_row
 from adapters.sql.tables import webhook_deliveries as d
 from adapters.sql.tables import webhook_subscriptions as s
-from adapters.sql.webhook_queries import PENDING, due_statement, missed_statement, task_from_row
+from adapters.sql.webhook_queries import (
+    IS_PENDING,
+    PENDING,
+    due_statement,
+    missed_statement,
+    task_from_row,
+)
 from adapters.sql.webhook_rows import (
     delivery_from_row,
     delivery_values,
@@ -265,7 +271,7 @@ class SqlWebhookStore:
             return int(conn.execute(statement).rowcount)
 
     def stats(self) -> WebhookStats:
-        pending = select(func.count(), func.min(d.c.created_at)).where(d.c.status == PENDING)
+        pending = select(func.count(), func.min(d.c.created_at)).where(IS_PENDING)
         open_circuits = select(func.count()).where(s.c.circuit_open_until.is_not(None))
         with self._db.read() as conn:
             count, oldest = conn.execute(pending).one()

@@ -22,9 +22,11 @@ from sqlalchemy import Connection, event
 
 from adapters.sql import outbox as sql_outbox
 from adapters.sql import queries as sql_queries
+from adapters.sql import webhook_queries
 from adapters.sql.database import SqlDatabase
 from adapters.sql.repositories import statements as repos
 from adapters.sql.tables import create_schema
+from core.domain.webhooks import CatchUp
 from core.ports.queries import OrderKey
 from tests.integration.sql_shop import SQL_BACKENDS, database_url_for
 
@@ -84,6 +86,14 @@ HOT: list[tuple[str, Any, dict[str, Any]]] = [
     ("relay lease", sql_outbox._SET_LEASE, {"positions": [1, 2], "until": NOW}),
     ("relay mark sent", sql_outbox._MARK_SENT, {"positions": [1, 2], "sent_at": NOW}),
     ("relay release", sql_outbox._RELEASE, {"positions": [1, 2]}),
+    ("webhooks due", webhook_queries.due_statement(NOW, 100), {}),
+    (
+        "webhook catch-up",
+        webhook_queries.missed_statement(
+            CatchUp("s", ("o", "p"), ("OrderPlaced",), NOW, NOW, frozenset({"e"}))
+        ),
+        {},
+    ),
 ]
 
 # SQLite: statements that may walk an index in order because they stop after LIMIT rows.
