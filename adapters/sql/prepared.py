@@ -1,39 +1,66 @@
 """Hot SELECTs compiled once and run on the driver's cursor.
 
 `Connection.execute` spends about 40 µs per statement on SQLAlchemy's own
-bookkeeping (execution context, events, result objects); a primary-key lookup
-in SQLite takes under 10. Authentication runs on every request and the order
-lookup on every GET, so these statements are compiled once per dialect here,
-from the same Core statements and tables, and executed on the DBAPI
-connection. Binds and results still go through each column type's processors
-(UtcDateTime, JSON), so the values are the ones `Connection.execute` returns,
-and driver errors are wrapped as SQLAlchemy would wrap them, then translated
-(adapters/sql/errors.py).
+bookkeeping (execution context, events, result objects, expanding IN lists); a
+primary-key lookup in SQLite takes under 10. The statements on the request path
+(authentication, the order lookup, a placement's product and stock reads) are
+compiled once per dialect here, from the same Core statements and tables, and
+executed on the DBAPI connection: the engine's (`Prepared.rows`, a read of its
+own) or a unit of work's, inside its transaction (`select_rows`). Binds and
+results still go through each column type's processors (UtcDateTime, JSON), so
+the values are the ones `Connection.execute` returns, and driver errors are
+wrapped as SQLAlchemy would wrap them, then translated (adapters/sql/errors.py).
 """
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from sqlalchemy import Dialect, Select
+from sqlalchemy import Connection, Dialect, Select
 from sqlalchemy.engine import Engine
 
 from adapters.sql.bulk import driver_error
 from adapters.sql.errors import reraise, translate_driver_error
 
 Processor = Callable[[Any], Any] | None
+# Where each parameter the driver gets comes from: (name, None) is params[name];
+# (name, i) is params[name][i], an element of an expanding IN list.
+Source = tuple[str, int | None]
 
 
 class Prepared:
-    """One Core SELECT, compiled for one dialect; `rows()` runs it."""
+    """One Core SELECT, compiled for one dialect (and, for a statement with expanding
+    IN lists, for one length of each list); `rows()` runs it."""
 
-    def __init__(self, statement: Select[Any], dialect: Dialect) -> None:
+    def __init__(
+        self, statement: Select[Any], dialect: Dialect, lists: Mapping[str, int] | None = None
+    ) -> None:
+        sizes = dict(lists or {})
         compiled = statement.compile(dialect=dialect)
+        if sizes:
+            # Render each list as that many placeholders (name_1, name_2, ...); the values
+            # given here only fill the compiler's need for one.
+            sample: dict[str, Any] = {name: None for name in compiled.binds}
+            sample.update({name: [None] * size for name, size in sizes.items()})
+            compiled = statement.params(sample).compile(
+                dialect=dialect, compile_kwargs={"render_postcompile": True}
+            )
         self.sql = compiled.string
         self._positional = compiled.positional
-        self._order = list(compiled.positiontup or [])
-        self._bind: Mapping[str, Any] = compiled._bind_processors
+        expanded = {
+            f"{name}_{i + 1}": (name, i) for name, size in sizes.items() for i in range(size)
+        }
+        names = list(compiled.positiontup or []) if self._positional else list(expanded)
+        if not self._positional:
+            names += [name for name in compiled.binds if name not in sizes]
+        binds: Mapping[str, Any] = compiled._bind_processors
+        self._sources: list[tuple[str, Source, Processor]] = [
+            (name, source, binds.get(name) or binds.get(source[0]))
+            for name in names
+            for source in [expanded.get(name, (name, None))]
+        ]
         columns = compiled._result_columns
         self.keys = [column.keyname for column in columns]
         self._processors: list[Processor] = [
@@ -41,16 +68,35 @@ class Prepared:
         ]
 
     def _args(self, params: Mapping[str, Any]) -> Any:
-        bound = {}
-        for name, value in params.items():
-            process = self._bind.get(name)
-            bound[name] = process(value) if process is not None else value
-        return tuple(bound[name] for name in self._order) if self._positional else bound
+        values = []
+        for _, (name, index), process in self._sources:
+            value = params[name] if index is None else params[name][index]
+            values.append(process(value) if process is not None else value)
+        if self._positional:
+            return tuple(values)
+        return {name: value for (name, _, _), value in zip(self._sources, values, strict=True)}
 
     def rows(self, engine: Engine, params: Mapping[str, Any]) -> list[dict[str, Any]]:
-        args = self._args(params)
+        """A read of its own, on a pooled connection of `engine`."""
         raw = engine.raw_connection()
         try:
+            return self._run(raw, engine.dialect, params, raw.invalidate)
+        finally:
+            raw.close()
+
+    def rows_on(self, conn: Connection, params: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """In `conn`'s transaction, on its own DBAPI connection."""
+        return self._run(conn.connection, conn.dialect, params, conn.invalidate)
+
+    def _run(
+        self,
+        raw: Any,
+        dialect: Dialect,
+        params: Mapping[str, Any],
+        invalidate: Callable[[BaseException], None],
+    ) -> list[dict[str, Any]]:
+        try:
+            args = self._args(params)
             cursor = raw.cursor()
             try:
                 cursor.execute(self.sql, args)
@@ -61,13 +107,11 @@ class Prepared:
             refused = translate_driver_error(exc)
             assert refused is not None
             raise refused from exc
-        except engine.dialect.loaded_dbapi.Error as exc:
-            wrapped = driver_error(engine.dialect, exc, raw.dbapi_connection, self.sql, args)
+        except dialect.loaded_dbapi.Error as exc:
+            wrapped = driver_error(dialect, exc, raw.dbapi_connection, self.sql, params)
             if getattr(wrapped, "connection_invalidated", False):
-                raw.invalidate(exc)
+                invalidate(exc)
             reraise(wrapped)
-        finally:
-            raw.close()
         keys, processors = self.keys, self._processors
         return [
             {
@@ -76,3 +120,23 @@ class Prepared:
             }
             for row in fetched
         ]
+
+
+_CACHE: weakref.WeakKeyDictionary[Dialect, dict[tuple[Any, ...], Prepared]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def select_rows(
+    conn: Connection, statement: Select[Any], params: Mapping[str, Any]
+) -> list[dict[str, Any]]:
+    """`conn.execute(statement, params).mappings().all()`, in `conn`'s transaction, through
+    a Prepared compiled once per dialect, statement and length of each list parameter."""
+    lists = tuple((name, len(v)) for name, v in params.items() if isinstance(v, list | tuple))
+    cache = _CACHE.get(conn.dialect)
+    if cache is None:
+        cache = _CACHE[conn.dialect] = {}
+    prepared = cache.get((statement, lists))
+    if prepared is None:
+        prepared = cache[(statement, lists)] = Prepared(statement, conn.dialect, dict(lists))
+    return prepared.rows_on(conn, params)

@@ -73,7 +73,7 @@ HOT: list[tuple[str, Any, dict[str, Any]]] = [
     ("principal update", repos.PRINCIPAL_UPDATE, {"k_id": "p", "k_version": 1, "version": 2}),
     ("idempotency key", repos.IDEMPOTENCY_GET, {"principal_id": "p", "key": "k"}),
     ("idempotency purge", repos.IDEMPOTENCY_PURGE, {"cutoff": NOW}),
-    ("inbox seen", repos.INBOX_SEEN, {"handler": "h", "event_id": "e"}),
+    ("inbox seen", repos.INBOX_SEEN_MANY, {"handler": "h", "event_ids": ["e", "f"]}),
     ("product view", sql_queries._PRODUCT_ONE, {"sku": "A"}),
     ("stock view", sql_queries._STOCK_ONE, {"sku": "A"}),
     ("order with lines (read)", sql_queries._ORDER_WITH_LINES, {"id": "o"}),

@@ -10,10 +10,12 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable
 from typing import Any, ClassVar, ParamSpec, TypeVar
 
-from sqlalchemy import Connection, Executable
+from sqlalchemy import Connection, Executable, Select
 from sqlalchemy import exc as sa_exc
 
+from adapters.sql.bulk import execute_many
 from adapters.sql.errors import is_unique_violation
+from adapters.sql.prepared import select_rows
 from core.domain.events import EventRecorder
 from core.ports.errors import ConcurrencyConflict
 
@@ -44,7 +46,7 @@ class VersionedRepository:
     `_key_param`.
     """
 
-    _by_key: ClassVar[Executable]
+    _by_key: ClassVar[Select[Any]]
     _key_param: ClassVar[str]
 
     def __init__(self, conn: Connection) -> None:
@@ -63,16 +65,15 @@ class VersionedRepository:
         return expected
 
     def _current_version(self, key: Hashable) -> int | None:
-        row = self._conn.execute(self._by_key, {self._key_param: key}).first()
-        return None if row is None else int(row.version)
+        rows = select_rows(self._conn, self._by_key, {self._key_param: key})
+        return int(rows[0]["version"]) if rows else None
 
     def _update(self, statement: Executable, items: list[Versioned]) -> None:
         """Run versioned UPDATEs now, several as one executemany (batched event handlers);
         ConcurrencyConflict unless every one matched its row."""
         for key, _, params in items:
             params["k_version"] = self._expected(key)
-        sent = items[0][2] if len(items) == 1 else [params for _, _, params in items]
-        if self._conn.execute(statement, sent).rowcount != len(items):
+        if execute_many(self._conn, statement, [params for _, _, params in items]) != len(items):
             raise ConcurrencyConflict(
                 f"{items[0][0]!r} was changed by another transaction"
                 if len(items) == 1

@@ -9,6 +9,8 @@ from typing import Any
 from sqlalchemy import Connection
 
 from adapters.sql import mapping
+from adapters.sql.bulk import execute_many
+from adapters.sql.prepared import select_rows
 from adapters.sql.repositories.base import Track, Versioned, VersionedRepository, on_duplicate
 from adapters.sql.repositories.statements import (
     ORDER_GET,
@@ -39,25 +41,26 @@ class SqlOrderRepository(VersionedRepository):
         return order
 
     def get(self, order_id: str) -> Order | None:
-        rows = self._conn.execute(ORDER_GET, {"id": order_id}).mappings().all()
+        rows = select_rows(self._conn, ORDER_GET, {"id": order_id})
         return self._loaded_order(rows) if rows else None
 
     def get_many(self, order_ids: Sequence[str]) -> dict[str, Order]:
         if not order_ids:
             return {}
         grouped: dict[str, list[Any]] = {}
-        for row in self._conn.execute(ORDERS_GET_MANY, {"ids": list(order_ids)}).mappings():
+        for row in select_rows(self._conn, ORDERS_GET_MANY, {"ids": list(order_ids)}):
             grouped.setdefault(row["id"], []).append(row)
         return {order_id: self._loaded_order(rows) for order_id, rows in grouped.items()}
 
     def add(self, order: Order) -> None:
         on_duplicate(
             lambda: ConcurrencyConflict(f"order {order.id} exists"),
-            self._conn.execute,
+            execute_many,
+            self._conn,
             ORDER_INSERT,
-            mapping.order_values(order),
+            [mapping.order_values(order)],
         )
-        self._conn.execute(ORDER_LINES_INSERT, mapping.order_line_values(order))
+        execute_many(self._conn, ORDER_LINES_INSERT, mapping.order_line_values(order))
         self._loaded[order.id] = order.version
         self._track(order)
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from adapters.sql import mapping
+from adapters.sql.bulk import execute_many
+from adapters.sql.prepared import select_rows
 from adapters.sql.repositories.base import Versioned, VersionedRepository, on_duplicate
 from adapters.sql.repositories.statements import (
     PAYMENT_GET,
@@ -21,10 +23,10 @@ class SqlPaymentRepository(VersionedRepository):
     _key_param = "order_id"
 
     def get(self, order_id: str) -> Payment | None:
-        row = self._conn.execute(PAYMENT_GET, {"order_id": order_id}).mappings().first()
-        if row is None:
+        rows = select_rows(self._conn, PAYMENT_GET, {"order_id": order_id})
+        if not rows:
             return None
-        payment = mapping.payment_from_row(row)
+        payment = mapping.payment_from_row(rows[0])
         self._loaded[order_id] = payment.version
         return payment
 
@@ -32,7 +34,7 @@ class SqlPaymentRepository(VersionedRepository):
         if not order_ids:
             return {}
         found = {}
-        for row in self._conn.execute(PAYMENTS_GET_MANY, {"ids": list(order_ids)}).mappings():
+        for row in select_rows(self._conn, PAYMENTS_GET_MANY, {"ids": list(order_ids)}):
             payment = mapping.payment_from_row(row)
             self._loaded[payment.order_id] = payment.version
             found[payment.order_id] = payment
@@ -41,9 +43,10 @@ class SqlPaymentRepository(VersionedRepository):
     def add(self, payment: Payment) -> None:
         on_duplicate(
             lambda: ConcurrencyConflict(f"payment for {payment.order_id} exists"),
-            self._conn.execute,
+            execute_many,
+            self._conn,
             PAYMENT_INSERT,
-            mapping.payment_values(payment),
+            [mapping.payment_values(payment)],
         )
         self._loaded[payment.order_id] = payment.version
 
@@ -52,7 +55,8 @@ class SqlPaymentRepository(VersionedRepository):
             return
         on_duplicate(
             lambda: ConcurrencyConflict("a payment was added concurrently"),
-            self._conn.execute,
+            execute_many,
+            self._conn,
             PAYMENT_INSERT,
             [mapping.payment_values(payment) for payment in payments],
         )

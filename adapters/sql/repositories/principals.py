@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from adapters.sql import mapping
+from adapters.sql.prepared import select_rows
 from adapters.sql.repositories.base import VersionedRepository, on_duplicate
 from adapters.sql.repositories.statements import (
     PRINCIPAL_BY,
@@ -18,10 +19,10 @@ class SqlPrincipalRepository(VersionedRepository):
     _key_param = "value"
 
     def _by(self, column: str, value: str) -> Principal | None:
-        row = self._conn.execute(PRINCIPAL_BY[column], {"value": value}).mappings().first()
-        if row is None:
+        rows = select_rows(self._conn, PRINCIPAL_BY[column], {"value": value})
+        if not rows:
             return None
-        principal = mapping.principal_from_row(row)
+        principal = mapping.principal_from_row(rows[0])
         self._loaded[principal.id] = principal.version
         return principal
 

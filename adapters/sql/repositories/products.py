@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from adapters.sql import mapping
+from adapters.sql.prepared import select_rows
 from adapters.sql.repositories.statements import (
     PRODUCT_GET,
     PRODUCT_INSERT,
@@ -27,15 +28,15 @@ class SqlProductRepository(QueuedRepository):
 
     def get(self, sku: str) -> Product | None:
         self._queue.flush_for("products", (sku,))
-        row = self._conn.execute(PRODUCT_GET, {"sku": sku}).mappings().first()
-        return None if row is None else self._loaded_product(row)
+        rows = select_rows(self._conn, PRODUCT_GET, {"sku": sku})
+        return self._loaded_product(rows[0]) if rows else None
 
     def get_many(self, skus: Iterable[str]) -> dict[str, Product]:
         wanted = sorted(set(skus))
         if not wanted:
             return {}
         self._queue.flush_for("products", wanted)
-        rows = self._conn.execute(PRODUCTS_MANY, {"skus": wanted}).mappings()
+        rows = select_rows(self._conn, PRODUCTS_MANY, {"skus": wanted})
         return {row["sku"]: self._loaded_product(row) for row in rows}
 
     def add(self, product: Product) -> None:

@@ -9,13 +9,14 @@ from datetime import datetime
 from sqlalchemy import Connection
 
 from adapters.sql import mapping
+from adapters.sql.bulk import execute_many
+from adapters.sql.prepared import select_rows
 from adapters.sql.repositories.base import on_duplicate
 from adapters.sql.repositories.statements import (
     IDEMPOTENCY_GET,
     IDEMPOTENCY_INSERT,
     IDEMPOTENCY_PURGE,
     INBOX_INSERT,
-    INBOX_SEEN,
     INBOX_SEEN_MANY,
 )
 from core.domain.idempotency import IdempotencyRecord
@@ -28,12 +29,8 @@ class SqlIdempotencyRepository:
         self._conn = conn
 
     def get(self, principal_id: str, key: str) -> IdempotencyRecord | None:
-        row = (
-            self._conn.execute(IDEMPOTENCY_GET, {"principal_id": principal_id, "key": key})
-            .mappings()
-            .first()
-        )
-        return None if row is None else mapping.idempotency_from_row(row)
+        rows = select_rows(self._conn, IDEMPOTENCY_GET, {"principal_id": principal_id, "key": key})
+        return mapping.idempotency_from_row(rows[0]) if rows else None
 
     def add(self, record: IdempotencyRecord) -> None:
         # The primary key decides between concurrent requests with the same key: the
@@ -41,9 +38,10 @@ class SqlIdempotencyRepository:
         # (SQLite), then fails here, and the use case replays the winner's response.
         on_duplicate(
             lambda: DuplicateIdempotencyKey(record.key),
-            self._conn.execute,
+            execute_many,
+            self._conn,
             IDEMPOTENCY_INSERT,
-            mapping.idempotency_values(record),
+            [mapping.idempotency_values(record)],
         )
 
     def purge_older_than(self, cutoff: datetime) -> int:
@@ -56,25 +54,24 @@ class SqlInbox:
         self._clock = clock
 
     def seen(self, handler: str, event_id: str) -> bool:
-        return bool(
-            self._conn.execute(INBOX_SEEN, {"handler": handler, "event_id": event_id}).scalar()
-        )
+        return bool(self.seen_many(handler, [event_id]))
 
     def add(self, handler: str, event_id: str) -> None:
         on_duplicate(
             lambda: ConcurrencyConflict(f"{handler} already processed {event_id}"),
-            self._conn.execute,
+            execute_many,
+            self._conn,
             INBOX_INSERT,
-            {"handler": handler, "event_id": event_id, "processed_at": self._clock.now()},
+            [{"handler": handler, "event_id": event_id, "processed_at": self._clock.now()}],
         )
 
     def seen_many(self, handler: str, event_ids: Sequence[str]) -> set[str]:
         if not event_ids:
             return set()
-        rows = self._conn.execute(
-            INBOX_SEEN_MANY, {"handler": handler, "event_ids": list(event_ids)}
+        rows = select_rows(
+            self._conn, INBOX_SEEN_MANY, {"handler": handler, "event_ids": list(event_ids)}
         )
-        return {row.event_id for row in rows}
+        return {row["event_id"] for row in rows}
 
     def add_many(self, handler: str, event_ids: Sequence[str]) -> None:
         if not event_ids:
@@ -83,7 +80,8 @@ class SqlInbox:
         rows = [{"handler": handler, "event_id": e, "processed_at": now} for e in event_ids]
         on_duplicate(
             lambda: ConcurrencyConflict(f"{handler} already processed some events"),
-            self._conn.execute,
+            execute_many,
+            self._conn,
             INBOX_INSERT,
             rows,
         )

@@ -9,7 +9,7 @@ already holds the database's single write lock, and SQLAlchemy renders no
 
 from __future__ import annotations
 
-from sqlalchemy import and_, bindparam, delete, exists, insert, literal_column, select, update
+from sqlalchemy import and_, bindparam, delete, insert, literal_column, select, update
 
 from adapters.sql.tables import (
     idempotency_keys,
@@ -152,12 +152,6 @@ IDEMPOTENCY_PURGE = delete(idempotency_keys).where(
     idempotency_keys.c.created_at < bindparam("cutoff", type_=idempotency_keys.c.created_at.type)
 )
 
-INBOX_SEEN = select(
-    exists().where(
-        processed_events.c.handler == bindparam("handler"),
-        processed_events.c.event_id == bindparam("event_id"),
-    )
-)
 INBOX_SEEN_MANY = select(processed_events.c.event_id).where(
     processed_events.c.handler == bindparam("handler"),
     processed_events.c.event_id.in_(bindparam("event_ids", expanding=True)),

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Executable
 
+from adapters.sql.prepared import select_rows
 from adapters.sql.repositories.base import Track
 from adapters.sql.repositories.statements import (
     RESERVATION_DELETE,
@@ -41,12 +42,13 @@ class SqlStockRepository(QueuedRepository):
 
     def get(self, sku: str) -> StockItem | None:
         self._queue.flush_for("stock", (sku,))
-        row = self._conn.execute(STOCK_GET, {"sku": sku}).first()
-        if row is None:
+        rows = select_rows(self._conn, STOCK_GET, {"sku": sku})
+        if not rows:
             return None
-        self._loaded[sku] = row.version
+        row = rows[0]
+        self._loaded[sku] = row["version"]
         self._scope[sku] = None
-        return StockItem(sku, row.on_hand, row.reserved, None, row.version)
+        return StockItem(sku, row["on_hand"], row["reserved"], None, row["version"])
 
     def get_for_order(
         self, skus: Sequence[str], order_id: str, lock: bool = True
@@ -60,16 +62,16 @@ class SqlStockRepository(QueuedRepository):
         # PostgreSQL takes the late path.
         late = not lock and self._conn.dialect.name == "postgresql"
         statement = STOCK_FOR_ORDER_UNLOCKED if late else STOCK_FOR_ORDER
-        for row in self._conn.execute(statement, {"skus": wanted, "order_id": order_id}):
-            held = row.quantity
+        for row in select_rows(self._conn, statement, {"skus": wanted, "order_id": order_id}):
+            sku, held = row["sku"], row["quantity"]
             reservations = {order_id: held} if held is not None else None
-            found[row.sku] = StockItem(
-                row.sku, row.on_hand, row.reserved, reservations, row.version
+            found[sku] = StockItem(
+                sku, row["on_hand"], row["reserved"], reservations, row["version"]
             )
-            self._loaded[row.sku] = row.version
-            self._scope[row.sku] = (order_id, held)
+            self._loaded[sku] = row["version"]
+            self._scope[sku] = (order_id, held)
             if late:
-                self._unlocked[row.sku] = (row.on_hand, row.reserved)
+                self._unlocked[sku] = (row["on_hand"], row["reserved"])
         return found
 
     def add(self, item: StockItem) -> None:
