@@ -11,11 +11,12 @@ On a fresh PostgreSQL database and a fresh RabbitMQ vhost on this machine:
               in batches of ORDERLY_RELAY_BATCH_SIZE (publish all, then wait for
               the batch's confirms): the choice the relay makes.
 - end-to-end: orders placed with no relay running (their OrderPlaced events wait in
-              the outbox), then `orderly relay` and `orderly worker` started as
-              processes: OrderPlaced -> relay -> RabbitMQ -> worker -> charge handler
-              committed (order paid, OrderPaid in the outbox) -> relay -> worker ->
-              notification handler committed. Events per second counts handler
-              deliveries committed (inbox rows), from the first to the last.
+              the outbox), then `orderly relay` (two relay loops) and `orderly worker`
+              (default prefetch 500) started as processes: OrderPlaced -> relay ->
+              RabbitMQ -> worker -> charge handler committed (order paid, OrderPaid
+              in the outbox) -> relay -> worker -> notification handler committed.
+              Events per second counts handler deliveries committed (inbox rows),
+              from the first to the last.
 
     .venv/bin/python -m benchmarks.bench_messaging [--orders 1500] [--messages 3000]
                                                     [--threads 4] [--prefetch N]

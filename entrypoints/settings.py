@@ -34,7 +34,7 @@ class Settings:
     payments_breaker_cooldown_seconds: float = 10.0
     max_delivery_attempts: int = 5
     retry_delay_ms: int = 1000
-    rabbitmq_prefetch: int = 200
+    rabbitmq_prefetch: int = 500
     relay_batch_size: int = 500
     rate_limit_per_minute: int = 600
     redis_url: str = ""  # the shared rate-limit store; empty: each process counts alone
