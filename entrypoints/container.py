@@ -106,7 +106,9 @@ class Container(containers.DeclarativeContainer):
     outbox = providers.Selector(
         config.storage,
         memory=providers.Singleton(MemoryOutbox, memory_store),
-        sql=providers.Singleton(SqlOutbox, database, clock),
+        sql=providers.Singleton(
+            SqlOutbox, database, clock, lease_seconds=config.outbox_lease_seconds
+        ),
     )
     dead_letter_store = providers.Selector(
         config.storage,

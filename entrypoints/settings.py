@@ -36,6 +36,7 @@ class Settings:
     retry_delay_ms: int = 1000
     rabbitmq_prefetch: int = 500
     relay_batch_size: int = 500
+    outbox_lease_seconds: float = 60.0  # a crashed relay's batch is free again after it
     rate_limit_per_minute: int = 600
     redis_url: str = ""  # the shared rate-limit store; empty: each process counts alone
     sweep_interval_seconds: float = 30.0
@@ -180,6 +181,9 @@ class Settings:
             retry_delay_ms=integer("RETRY_DELAY_MS", defaults.retry_delay_ms, 10, 3_600_000),
             rabbitmq_prefetch=integer("RABBITMQ_PREFETCH", defaults.rabbitmq_prefetch, 1, 10_000),
             relay_batch_size=integer("RELAY_BATCH_SIZE", defaults.relay_batch_size, 1, 10_000),
+            outbox_lease_seconds=seconds(
+                "OUTBOX_LEASE_SECONDS", defaults.outbox_lease_seconds, 1, 86_400
+            ),
             rate_limit_per_minute=integer(
                 "RATE_LIMIT_PER_MINUTE", defaults.rate_limit_per_minute, 1
             ),

@@ -1,14 +1,12 @@
 """The relay's side of the SQL outbox: claim unsent rows, deliver, then mark them sent.
 
-PostgreSQL: the batch is claimed with `SELECT ... FOR UPDATE SKIP LOCKED` and the
-claiming transaction stays open while `deliver` runs, so concurrent relays take
-disjoint batches; a relay that dies mid-batch loses its connection, its locks go
-with it, and the rows are delivered again (at least once; handlers dedupe).
-
-SQLite has no row locks, and a write transaction held across `deliver` would
-block the handlers' own units of work. So the batch is claimed with a lease in a
-short single-writer transaction, delivered with no transaction open, then marked
-sent; a failed delivery gives the lease back, and a crashed relay's lease runs out.
+A batch is claimed with a lease in one short transaction, delivered with no
+transaction open (the broker or the handlers are never called inside one), then
+marked sent in another; a failed delivery gives the lease back, and a crashed
+relay's lease runs out (`ORDERLY_OUTBOX_LEASE_SECONDS`), after which its rows are
+delivered again (at least once; handlers dedupe). On PostgreSQL the claim skips
+rows another relay is claiming at that moment (`FOR UPDATE SKIP LOCKED`), so
+concurrent relays take disjoint batches; on SQLite the write lock does that.
 
 Sent rows are kept: they are the orders' event history (ReadQueries.order_events).
 """
@@ -22,7 +20,6 @@ from datetime import timedelta
 from sqlalchemy import Connection, RowMapping, bindparam, or_, select, update
 
 from adapters.sql.database import SqlDatabase
-from adapters.sql.errors import translated
 from adapters.sql.mapping import envelope_from_row
 from adapters.sql.tables import outbox
 from adapters.tracing import otel
@@ -39,13 +36,13 @@ _UNSENT = (
     .order_by(outbox.c.position)
     .limit(bindparam("limit"))
 )
-_CLAIM_LOCKED = _UNSENT.with_for_update(skip_locked=True)
 _CLAIMABLE = _UNSENT.where(
     or_(
         outbox.c.claimed_until.is_(None),
         outbox.c.claimed_until < bindparam("now", type_=outbox.c.claimed_until.type),
     )
 )
+_CLAIM_LOCKED = _CLAIMABLE.with_for_update(skip_locked=True)
 _IN_BATCH = outbox.c.position.in_(bindparam("positions", expanding=True))
 _SET_LEASE = update(outbox).where(_IN_BATCH).values(claimed_until=bindparam("until"))
 _MARK_SENT = (
@@ -67,23 +64,10 @@ class SqlOutbox:
         self._lease = timedelta(seconds=lease_seconds)
 
     def relay_batch(self, limit: int, deliver: Deliver) -> int:
-        if self._db.is_sqlite:
-            return self._relay_with_lease(limit, deliver)
-        return self._relay_with_row_locks(limit, deliver)
-
-    def _relay_with_row_locks(self, limit: int, deliver: Deliver) -> int:
-        with translated(), self._db.engine.connect() as conn, conn.begin():
-            rows = conn.execute(_CLAIM_LOCKED, {"limit": limit}).mappings().all()
-            if not rows:
-                return 0
-            deliver(_envelopes(rows))
-            self._mark_sent(conn, [row["position"] for row in rows])
-        return len(rows)
-
-    def _relay_with_lease(self, limit: int, deliver: Deliver) -> int:
         now = self._clock.now()
+        claim = _CLAIMABLE if self._db.is_sqlite else _CLAIM_LOCKED
         with self._db.write() as conn:
-            rows = conn.execute(_CLAIMABLE, {"limit": limit, "now": now}).mappings().all()
+            rows = conn.execute(claim, {"limit": limit, "now": now}).mappings().all()
             positions = [row["position"] for row in rows]
             if positions:
                 conn.execute(_SET_LEASE, {"positions": positions, "until": now + self._lease})

@@ -86,6 +86,8 @@ class Deployment:
             ORDERLY_PAYMENTS_DECLINE_ABOVE=str(DECLINE_ABOVE),
             ORDERLY_RABBITMQ_PREFETCH="50",
             ORDERLY_RELAY_BATCH_SIZE="100",
+            # A killed relay's batch is claimed again after this (the faults tests kill one).
+            ORDERLY_OUTBOX_LEASE_SECONDS="3",
             ORDERLY_LOG_LEVEL="INFO",
             PYTHONUNBUFFERED="1",
         )

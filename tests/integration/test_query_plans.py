@@ -81,7 +81,7 @@ HOT: list[tuple[str, Any, dict[str, Any]]] = [
     ("events of an order", sql_queries._EVENTS_OF, {"subject": "o"}),
     ("key lookup (read)", sql_queries._PRINCIPAL_BY_KEY, {"value": "h"}),
     ("outbox backlog", sql_queries._OUTBOX_BACKLOG, {}),
-    ("relay claim (row locks)", sql_outbox._CLAIM_LOCKED, {"limit": 100}),
+    ("relay claim (row locks)", sql_outbox._CLAIM_LOCKED, {"limit": 100, "now": NOW}),
     ("relay claim (lease)", sql_outbox._CLAIMABLE, {"limit": 100, "now": NOW}),
     ("relay lease", sql_outbox._SET_LEASE, {"positions": [1, 2], "until": NOW}),
     ("relay mark sent", sql_outbox._MARK_SENT, {"positions": [1, 2], "sent_at": NOW}),
