@@ -13,6 +13,8 @@ from core.ports.queries import (
     ProductView,
     StockView,
     order_view,
+    product_view,
+    stock_view,
 )
 from core.ports.system import Clock
 
@@ -29,18 +31,7 @@ class MemoryReadQueries:
     def _product_view(self, sku: str) -> ProductView:
         p = self._s.products[sku]
         stock = self._s.stock.get(sku)
-        assert p.created_at is not None and p.updated_at is not None
-        return ProductView(
-            sku=p.sku,
-            name=p.name,
-            price=p.price.amount,
-            currency=p.price.currency,
-            active=p.active,
-            available=stock.available if stock else 0,
-            created_at=p.created_at,
-            updated_at=p.updated_at,
-            version=p.version,
-        )
+        return product_view(p, stock)
 
     def get_product(self, sku: str) -> ProductView | None:
         with self._s.lock:
@@ -62,7 +53,7 @@ class MemoryReadQueries:
             item = self._s.stock.get(sku)
             if item is None:
                 return None
-            return StockView(item.sku, item.on_hand, item.reserved, item.available)
+            return stock_view(item)
 
     def get_order(self, order_id: str) -> OrderView | None:
         with self._s.lock:

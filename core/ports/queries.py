@@ -6,8 +6,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Generic, Protocol, TypeVar
 
+from core.domain.catalog import Product
 from core.domain.events import EventEnvelope
 from core.domain.orders import Order
+from core.domain.stock import StockItem
 
 T = TypeVar("T")
 
@@ -71,6 +73,26 @@ class StockView:
     on_hand: int
     reserved: int
     available: int
+
+
+def product_view(product: Product, stock: StockItem | None) -> ProductView:
+    """The view of a product and its stock item, as a command leaves them."""
+    assert product.created_at is not None and product.updated_at is not None
+    return ProductView(
+        sku=product.sku,
+        name=product.name,
+        price=product.price.amount,
+        currency=product.price.currency,
+        active=product.active,
+        available=stock.available if stock is not None else 0,
+        created_at=product.created_at,
+        updated_at=product.updated_at,
+        version=product.version,
+    )
+
+
+def stock_view(item: StockItem) -> StockView:
+    return StockView(item.sku, item.on_hand, item.reserved, item.available)
 
 
 @dataclass(frozen=True)

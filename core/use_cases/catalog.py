@@ -12,9 +12,10 @@ from core.domain.limits import MAX_STOCK
 from core.domain.money import Money
 from core.domain.stock import StockItem
 from core.ports.errors import ConcurrencyConflict
+from core.ports.queries import ProductView, product_view
 from core.ports.system import Clock
 from core.ports.unit_of_work import UnitOfWork, UnitOfWorkFactory
-from core.use_cases.support import with_retries
+from core.use_cases.support import Changed, with_retries
 
 
 @dataclass(frozen=True)
@@ -40,7 +41,7 @@ class CreateProduct:
         self._clock = clock
         self._currency = currency
 
-    def __call__(self, cmd: CreateProductCommand, correlation_id: str | None = None) -> None:
+    def __call__(self, cmd: CreateProductCommand, correlation_id: str | None = None) -> ProductView:
         now = self._clock.now()
         product = Product.create(
             cmd.sku, cmd.name, Money(validate_price(cmd.price), self._currency), cmd.active, now
@@ -58,6 +59,7 @@ class CreateProduct:
         except ConcurrencyConflict:
             # A concurrent create of the same SKU won the unique-key race.
             raise AlreadyExists(f"product {cmd.sku} already exists") from None
+        return product_view(product, stock)
 
 
 class UpdateProduct:
@@ -65,17 +67,23 @@ class UpdateProduct:
         self._uow = uow
         self._clock = clock
 
-    def __call__(self, cmd: UpdateProductCommand, correlation_id: str | None = None) -> None:
-        def attempt() -> None:
+    def __call__(
+        self, cmd: UpdateProductCommand, correlation_id: str | None = None
+    ) -> Changed[ProductView]:
+        def attempt() -> Changed[ProductView]:
             with self._uow(correlation_id) as uow:
                 product = uow.products.get(cmd.sku)
                 if product is None:
                     raise NotFound(f"product {cmd.sku} not found")
-                if product.update(self._clock.now(), cmd.name, cmd.price, cmd.active):
+                changed = product.update(self._clock.now(), cmd.name, cmd.price, cmd.active)
+                if changed:
                     uow.products.save(product)
+                stock = uow.stock.get(cmd.sku)  # for the view's `available`
+                if changed:
                     uow.commit()
+                return Changed(product_view(product, stock), changed)
 
-        with_retries(attempt)
+        return with_retries(attempt)
 
 
 @dataclass(frozen=True)

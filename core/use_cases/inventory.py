@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from core.domain.catalog import validate_sku
 from core.domain.errors import NotFound
 from core.domain.stock import StockItem
+from core.ports.queries import StockView, stock_view
 from core.ports.system import Clock
 from core.ports.unit_of_work import UnitOfWorkFactory
 from core.use_cases.support import with_retries
@@ -35,10 +36,10 @@ class _ChangeStock:
 
     def _change(
         self, sku: str, change: Callable[[StockItem], None], correlation_id: str | None
-    ) -> None:
+    ) -> StockView:
         validate_sku(sku)
 
-        def attempt() -> None:
+        def attempt() -> StockView:
             with self._uow(correlation_id) as uow:
                 item = uow.stock.get(sku)
                 if item is None:
@@ -46,13 +47,14 @@ class _ChangeStock:
                 change(item)
                 uow.stock.save(item)
                 uow.commit()
+                return stock_view(item)
 
-        with_retries(attempt)
+        return with_retries(attempt)
 
 
 class SetStock(_ChangeStock):
-    def __call__(self, cmd: SetStockCommand, correlation_id: str | None = None) -> None:
-        self._change(
+    def __call__(self, cmd: SetStockCommand, correlation_id: str | None = None) -> StockView:
+        return self._change(
             cmd.sku,
             lambda item: item.set_on_hand(cmd.on_hand, self._clock.now(), reason="set"),
             correlation_id,
@@ -60,8 +62,8 @@ class SetStock(_ChangeStock):
 
 
 class AdjustStock(_ChangeStock):
-    def __call__(self, cmd: AdjustStockCommand, correlation_id: str | None = None) -> None:
-        self._change(
+    def __call__(self, cmd: AdjustStockCommand, correlation_id: str | None = None) -> StockView:
+        return self._change(
             cmd.sku,
             lambda item: item.adjust(cmd.delta, cmd.reason, self._clock.now()),
             correlation_id,

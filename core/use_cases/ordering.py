@@ -30,7 +30,7 @@ from core.ports.errors import ConcurrencyConflict, DuplicateIdempotencyKey
 from core.ports.queries import OrderView
 from core.ports.system import Clock, IdGenerator
 from core.ports.unit_of_work import UnitOfWork, UnitOfWorkFactory
-from core.use_cases.support import Actor, require_plausible_order_id, with_retries
+from core.use_cases.support import Actor, Changed, require_plausible_order_id, with_retries
 from core.use_cases.views import order_view, order_view_from_dict, order_view_to_dict
 
 
@@ -44,7 +44,16 @@ class PlaceOrderCommand:
 @dataclass(frozen=True)
 class PlaceOrderResult:
     order: OrderView
-    replayed: bool = False
+    replayed: bool = False  # the Idempotency-Key's first answer, given again
+
+    @property
+    def changed(self) -> bool:
+        return not self.replayed
+
+
+@dataclass(frozen=True)
+class CancelResult(Changed[OrderView]):
+    refund_due: bool = False  # it was paid: the payment handler refunds it
 
 
 def request_fingerprint(lines: list[RequestedLine]) -> str:
@@ -71,14 +80,12 @@ class PlaceOrder:
         if cmd.idempotency_key is not None:
             validate_idempotency_key(cmd.idempotency_key)
         fingerprint = request_fingerprint(cmd.lines)
-        for _ in range(8):
-            try:
-                return self._attempt(cmd, fingerprint, correlation_id)
-            except (ConcurrencyConflict, DuplicateIdempotencyKey):
-                # Lost a race: a concurrent retry stored the key first (the next attempt
-                # replays it) or stock moved under us (the next attempt re-reads it).
-                continue
-        raise ConcurrencyConflict("could not place the order after repeated conflicts")
+        # A lost race: a concurrent retry stored the key first (the next attempt replays
+        # it) or stock moved under us (the next attempt reads it again).
+        return with_retries(
+            lambda: self._attempt(cmd, fingerprint, correlation_id),
+            retry_on=(ConcurrencyConflict, DuplicateIdempotencyKey),
+        )
 
     def _attempt(
         self, cmd: PlaceOrderCommand, fingerprint: str, correlation_id: str | None
@@ -169,29 +176,31 @@ class CancelOrder:
         self._uow = uow
         self._clock = clock
 
-    def __call__(self, cmd: CancelOrderCommand, correlation_id: str | None = None) -> OrderView:
+    def __call__(self, cmd: CancelOrderCommand, correlation_id: str | None = None) -> CancelResult:
         reason = cmd.reason or (
             CancelReason.ADMIN_REQUEST if cmd.actor.is_admin else CancelReason.CUSTOMER_REQUEST
         )
 
         require_plausible_order_id(cmd.order_id)
 
-        def attempt() -> OrderView:
+        def attempt() -> CancelResult:
             with self._uow(correlation_id) as uow:
                 order = uow.orders.get(cmd.order_id)
                 if order is None:
                     raise NotFound(f"order {cmd.order_id} not found")
                 cmd.actor.require_owner(order.customer_id, f"order {cmd.order_id}")
+                was_paid = order.status is OrderStatus.PAID
                 if cmd.expected_version is not None and order.version != cmd.expected_version:
                     raise VersionMismatch(
                         f"order {order.id} is at version {order.version}, "
                         f"not {cmd.expected_version}"
                     )
-                if order.cancel(reason, self._clock.now()):
+                changed = order.cancel(reason, self._clock.now())
+                if changed:
                     release_reservations(uow, order)
                     uow.orders.save(order)
                     uow.commit()
-                return order_view(order)
+                return CancelResult(order_view(order), changed, refund_due=changed and was_paid)
 
         return with_retries(attempt)
 
@@ -207,23 +216,26 @@ class ShipOrder:
         self._uow = uow
         self._clock = clock
 
-    def __call__(self, cmd: ShipOrderCommand, correlation_id: str | None = None) -> OrderView:
+    def __call__(
+        self, cmd: ShipOrderCommand, correlation_id: str | None = None
+    ) -> Changed[OrderView]:
         cmd.actor.require_admin()
         require_plausible_order_id(cmd.order_id)
 
-        def attempt() -> OrderView:
+        def attempt() -> Changed[OrderView]:
             with self._uow(correlation_id) as uow:
                 order = uow.orders.get(cmd.order_id)
                 if order is None:
                     raise NotFound(f"order {cmd.order_id} not found")
-                if order.ship(self._clock.now()):
+                changed = order.ship(self._clock.now())
+                if changed:
                     stock = uow.stock.get_for_order(sorted(ln.sku for ln in order.lines), order.id)
                     for item in stock.values():
                         item.commit(order.id)
                         uow.stock.save(item)
                     uow.orders.save(order)
                     uow.commit()
-                return order_view(order)
+                return Changed(order_view(order), changed)
 
         return with_retries(attempt)
 

@@ -1,4 +1,10 @@
-"""Small pieces every use case family shares: the actor, retries, cursors."""
+"""Small pieces every use case family shares: the actor, the command contract, retries,
+cursors.
+
+The command contract: a command returns the state it left (a view), wrapped in
+`Changed` where repeating it can be a no-op, so that no caller reads again after a
+command; every command that loads and saves retries a lost race through
+`with_retries`, and nothing else."""
 
 from __future__ import annotations
 
@@ -7,7 +13,7 @@ import binascii
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from core.domain.errors import FieldProblem, NotFound, PermissionDenied, ValidationError
 from core.domain.principals import Role
@@ -53,14 +59,30 @@ def require_plausible_order_id(order_id: str) -> str:
     return order_id
 
 
-def with_retries(operation: Callable[[], T], attempts: int = 8) -> T:
-    """Run `operation`, retrying when a concurrent transaction won a race."""
+@dataclass(frozen=True)
+class Changed(Generic[T]):
+    """A command's result where repeating the command can be a no-op: the state it left,
+    and whether this call changed anything (cancelling a cancelled order does not)."""
+
+    value: T
+    changed: bool
+
+
+def with_retries(
+    operation: Callable[[], T],
+    attempts: int = 8,
+    retry_on: tuple[type[Exception], ...] = (ConcurrencyConflict,),
+) -> T:
+    """Run `operation`, again when a concurrent transaction won a race (`retry_on`); after
+    `attempts` lost races, ConcurrencyConflict."""
     for attempt in range(attempts):
         try:
             return operation()
-        except ConcurrencyConflict:
+        except retry_on as exc:
             if attempt == attempts - 1:
-                raise
+                if isinstance(exc, ConcurrencyConflict):
+                    raise
+                raise ConcurrencyConflict(f"gave up after {attempts} lost races") from exc
     raise AssertionError("unreachable")
 
 

@@ -31,7 +31,13 @@ from core.ports.webhooks import (
     WebhookStats,
     WebhookStore,
 )
-from core.use_cases.support import DEFAULT_PAGE, decode_cursor, encode_cursor, validate_limit
+from core.use_cases.support import (
+    DEFAULT_PAGE,
+    Changed,
+    decode_cursor,
+    encode_cursor,
+    validate_limit,
+)
 
 
 @dataclass(frozen=True)
@@ -145,7 +151,9 @@ class WebhookAdmin:
         return CreatedSubscription(subscription, secret)
 
     def get(self, subscription_id: str) -> SubscriptionDetail:
-        subscription = self._get(subscription_id)
+        return self._detail(self._get(subscription_id))
+
+    def _detail(self, subscription: Subscription) -> SubscriptionDetail:
         counts = self._store.delivery_counts(subscription.id)
         return SubscriptionDetail(
             subscription, subscription.circuit.state(self._clock.now()), counts
@@ -170,7 +178,10 @@ class WebhookAdmin:
             return Page(items, encode_cursor({"t": last.created_at.isoformat(), "i": last.id}))
         return Page(items, None)
 
-    def update(self, subscription_id: str, changes: SubscriptionChanges) -> Subscription:
+    def update(
+        self, subscription_id: str, changes: SubscriptionChanges
+    ) -> Changed[SubscriptionDetail]:
+        """The subscription as the change left it, with its circuit and delivery counts."""
         subscription = self._get(subscription_id)
         updated = subscription
         if changes.url is not None:
@@ -182,14 +193,14 @@ class WebhookAdmin:
             updated = replace(updated, description=check_description(changes.description))
         if changes.active is not None:
             updated = replace(updated, active=bool(changes.active))
-        if updated == subscription:
-            return subscription
-        updated = replace(updated, updated_at=self._clock.now())
-        if not self._store.update_subscription(updated):
-            raise NotFound(f"webhook {subscription_id} not found")
-        return updated
+        changed = updated != subscription
+        if changed:
+            updated = replace(updated, updated_at=self._clock.now())
+            if not self._store.update_subscription(updated):
+                raise NotFound(f"webhook {subscription_id} not found")
+        return Changed(self._detail(updated), changed)
 
-    def set_active(self, subscription_id: str, active: bool) -> Subscription:
+    def set_active(self, subscription_id: str, active: bool) -> Changed[SubscriptionDetail]:
         return self.update(subscription_id, SubscriptionChanges(active=active))
 
     def delete(self, subscription_id: str) -> None:

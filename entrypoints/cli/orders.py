@@ -156,14 +156,13 @@ def cancel(order_id: str, as_json: bool) -> None:
     """
     c = container()
     with fix_hints({NotFound: _UNKNOWN, InvalidTransition: "shipped orders are final"}):
-        before = c.order_queries().get(order_id, Actor.operator())
-        after = c.cancel_order()(CancelOrderCommand(order_id, Actor.operator()))
+        result = c.cancel_order()(CancelOrderCommand(order_id, Actor.operator()))
     if as_json:
-        echo_json(view_dict(after))
-    elif before.status == OrderStatus.CANCELLED.value:
-        click.echo(f"Order {order_id} was already cancelled ({after.cancel_reason}).")
+        echo_json(view_dict(result.value))
+    elif not result.changed:
+        click.echo(f"Order {order_id} was already cancelled ({result.value.cancel_reason}).")
     else:
-        refund = " and its payment will be refunded" if before.status == "paid" else ""
+        refund = " and its payment will be refunded" if result.refund_due else ""
         click.echo(f"Cancelled order {order_id}: its stock is released{refund}.")
 
 
@@ -176,11 +175,10 @@ def ship(order_id: str, as_json: bool) -> None:
     c = container()
     hint = "only paid orders ship; check it with `orderly orders show`"
     with fix_hints({NotFound: _UNKNOWN, InvalidTransition: hint}):
-        before = c.order_queries().get(order_id, Actor.operator())
-        after = c.ship_order()(ShipOrderCommand(order_id, Actor.operator()))
+        result = c.ship_order()(ShipOrderCommand(order_id, Actor.operator()))
     if as_json:
-        echo_json(view_dict(after))
-    elif before.status == OrderStatus.SHIPPED.value:
+        echo_json(view_dict(result.value))
+    elif not result.changed:
         click.echo(f"Order {order_id} was already shipped.")
     else:
         click.echo(f"Shipped order {order_id}.")

@@ -61,8 +61,7 @@ def add(sku: str, name: str, price: int, on_hand: int, inactive: bool, as_json: 
     """
     c = container()
     with fix_hints({AlreadyExists: "change it with `orderly products set-price` instead"}):
-        c.create_product()(CreateProductCommand(sku, name, price, not inactive, on_hand))
-    view = c.product_queries().get(sku)
+        view = c.create_product()(CreateProductCommand(sku, name, price, not inactive, on_hand))
     if as_json:
         echo_json(view_dict(view))
         return
@@ -123,8 +122,7 @@ def set_price(sku: str, price: int) -> None:
     """Set the price of SKU to PRICE (minor units). Orders already placed keep their price."""
     c = container()
     with fix_hints({NotFound: _LIST_HINT}):
-        c.update_product()(Update(sku, price=price))
-    view = c.product_queries().get(sku)
+        view = c.update_product()(Update(sku, price=price)).value
     click.echo(f"{sku} now costs {format_money(view.price, view.currency)}.")
 
 

@@ -58,8 +58,8 @@ def set_(sku: str, on_hand: int) -> None:
     """
     c = container()
     with fix_hints({NotFound: _UNKNOWN, StockBelowReserved: _RESERVED}):
-        c.set_stock()(SetStockCommand(sku, on_hand))
-    click.echo(_describe(c.product_queries().stock(sku)))
+        view = c.set_stock()(SetStockCommand(sku, on_hand))
+    click.echo(_describe(view))
 
 
 # ignore_unknown_options lets a negative DELTA through as an argument, not an option.
@@ -79,8 +79,8 @@ def adjust(sku: str, delta: int, reason: str) -> None:
     c = container()
     hint = f"check the counts with `orderly stock show {sku}`"
     with fix_hints({NotFound: _UNKNOWN, StockBelowReserved: hint}):
-        c.adjust_stock()(AdjustStockCommand(sku, delta, reason))
-    click.echo(_describe(c.product_queries().stock(sku)))
+        view = c.adjust_stock()(AdjustStockCommand(sku, delta, reason))
+    click.echo(_describe(view))
 
 
 def register(cli: click.Group) -> None:

@@ -138,7 +138,7 @@ def show(webhook_id: str, as_json: bool) -> None:
 
 
 def _set_active(webhook_id: str, active: bool) -> None:
-    subscription = _admin().set_active(webhook_id, active)
+    subscription = _admin().set_active(webhook_id, active).value.subscription
     state = "enabled" if active else "disabled (pending deliveries wait)"
     click.echo(f"Webhook {subscription.id} {state}.")
 

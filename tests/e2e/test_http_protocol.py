@@ -16,6 +16,7 @@ from dependency_injector import providers
 from litestar.testing import TestClient
 
 from core.ports.errors import DependencyUnavailable
+from core.ports.queries import StockView
 from core.use_cases.inventory import SetStock
 from core.use_cases.queries import ProductQueries
 from entrypoints.http.app import create_app
@@ -172,7 +173,7 @@ class _BrokenQueries(ProductQueries):
 
 
 class _DatabaseDown(SetStock):
-    def __call__(self, *_: Any, **__: Any) -> None:
+    def __call__(self, *_: Any, **__: Any) -> StockView:
         raise DependencyUnavailable("database", "connection refused")
 
 

@@ -199,11 +199,11 @@ class Shop:
         correlation_id: str | None = None,
     ) -> OrderView:
         cmd = CancelOrderCommand(order_id, actor, expected_version)
-        view: OrderView = self.c.cancel_order()(cmd, correlation_id)
+        view: OrderView = self.c.cancel_order()(cmd, correlation_id).value
         return view
 
     def ship(self, order_id: str, actor: Actor = ADMIN) -> OrderView:
-        view: OrderView = self.c.ship_order()(ShipOrderCommand(order_id, actor))
+        view: OrderView = self.c.ship_order()(ShipOrderCommand(order_id, actor)).value
         return view
 
     def expire(self) -> int:

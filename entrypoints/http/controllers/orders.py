@@ -160,7 +160,8 @@ class OrderController(Controller):
 
         def cancel_now() -> OrderView:
             expected = expected_version(if_match, lambda: queries.get(order_id, actor).version)
-            return cancel_order(CancelOrderCommand(order_id, actor, expected), correlation_id)
+            command = CancelOrderCommand(order_id, actor, expected)
+            return cancel_order(command, correlation_id).value
 
         return _order_response(await services.offload.write(cancel_now))
 
@@ -181,7 +182,7 @@ class OrderController(Controller):
         """Ship a paid order (admin); shipping a shipped order is a no-op, others are 409."""
         command = ShipOrderCommand(order_id, services.actor)
         ship_order, correlation_id = services.ship_order, services.correlation_id
-        view = await services.offload.write(lambda: ship_order(command, correlation_id))
+        view = await services.offload.write(lambda: ship_order(command, correlation_id).value)
         return _order_response(view)
 
     @get(

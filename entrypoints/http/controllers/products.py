@@ -43,14 +43,10 @@ class ProductController(Controller):
     ) -> Response[ProductOut]:
         """Create a product (admin); 409 if the SKU exists. `on_hand` sets its initial stock."""
         command = CreateProductCommand(data.sku, data.name, data.price, data.active, data.on_hand)
-        create_product, product_queries = services.create_product, services.product_queries
-        correlation_id = services.correlation_id
-
-        def create() -> ProductOut:
-            create_product(command, correlation_id)
-            return ProductOut.of(product_queries.get(data.sku))
-
-        product = await services.offload.write(create)
+        create_product, correlation_id = services.create_product, services.correlation_id
+        product = ProductOut.of(
+            await services.offload.write(lambda: create_product(command, correlation_id))
+        )
         return Response(
             product, status_code=201, headers={"Location": f"/v1/products/{product.sku}"}
         )
@@ -99,11 +95,6 @@ class ProductController(Controller):
     ) -> ProductOut:
         """Change `name`, `price` and/or `active` (admin). Placed orders keep their prices."""
         command = UpdateProductCommand(sku, data.name, data.price, data.active)
-        update_product, product_queries = services.update_product, services.product_queries
-        correlation_id = services.correlation_id
-
-        def update() -> ProductOut:
-            update_product(command, correlation_id)
-            return ProductOut.of(product_queries.get(sku))
-
-        return await services.offload.write(update)
+        update_product, correlation_id = services.update_product, services.correlation_id
+        result = await services.offload.write(lambda: update_product(command, correlation_id))
+        return ProductOut.of(result.value)

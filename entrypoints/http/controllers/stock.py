@@ -45,14 +45,8 @@ class StockController(Controller):
     ) -> StockOut:
         """Set `on_hand`; 409 `stock_below_reserved` if below what orders have reserved."""
         command = SetStockCommand(sku, data.on_hand)
-        set_stock, product_queries = services.set_stock, services.product_queries
-        correlation_id = services.correlation_id
-
-        def set_now() -> StockOut:
-            set_stock(command, correlation_id)
-            return StockOut.of(product_queries.stock(sku))
-
-        return await services.offload.write(set_now)
+        set_stock, correlation_id = services.set_stock, services.correlation_id
+        return StockOut.of(await services.offload.write(lambda: set_stock(command, correlation_id)))
 
     @post(
         "/{sku:str}/adjustments",
@@ -70,11 +64,6 @@ class StockController(Controller):
         """Change `on_hand` by a non-zero `delta`; 409 if it would go below zero or reserved.
         Answers the stock after the adjustment."""
         command = AdjustStockCommand(sku, data.delta, data.reason)
-        adjust_stock, product_queries = services.adjust_stock, services.product_queries
-        correlation_id = services.correlation_id
-
-        def adjust_now() -> StockOut:
-            adjust_stock(command, correlation_id)
-            return StockOut.of(product_queries.stock(sku))
-
-        return await services.offload.write(adjust_now)
+        adjust_stock, correlation_id = services.adjust_stock, services.correlation_id
+        view = await services.offload.write(lambda: adjust_stock(command, correlation_id))
+        return StockOut.of(view)

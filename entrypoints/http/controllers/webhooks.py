@@ -220,11 +220,8 @@ class WebhookController(Controller):
     ) -> WebhookOut:
         """Change `url`, `events`, `description`, `active`. An inactive webhook gets no
         new deliveries and its pending ones wait until it is active again."""
-        webhook_admin.update(
-            webhook_id,
-            SubscriptionChanges(data.url, data.events, data.description, data.active),
-        )
-        detail = webhook_admin.get(webhook_id)
+        changes = SubscriptionChanges(data.url, data.events, data.description, data.active)
+        detail = webhook_admin.update(webhook_id, changes).value
         return _webhook(detail.subscription, detail)
 
     @_route(delete, ONE, "deleteWebhook", "Remove a webhook", 404)
