@@ -9,7 +9,7 @@ exactly these chains. Litestar has no parameter for links, so a handler names an
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from litestar.openapi.spec import Link, OpenAPIResponse, Operation
@@ -30,6 +30,16 @@ def _follow(operation_id: str, **parameters: str) -> Link:
     return Link(operation_id=operation_id, parameters=dict(parameters))
 
 
+@dataclass
+class WholeBodyLink(Link):
+    """A link whose `requestBody` is the whole request. Schemathesis otherwise merges it
+    into a generated body, and the order of one unit gains random lines (unknown SKUs)."""
+
+    x_schemathesis: dict[str, Any] = field(
+        default_factory=lambda: {"merge_body": False}, metadata={"alias": "x-schemathesis"}
+    )
+
+
 _SKU = "$response.body#/sku"
 _ORDER_ID = "$response.body#/id"
 _ONE_OF_IT: dict[str, Any] = {"lines": [{"sku": _SKU, "quantity": 1}]}
@@ -40,7 +50,7 @@ CREATED_PRODUCT = _with_links(
         "GetProduct": _follow("getProduct", sku=_SKU),
         "GetStock": _follow("getStock", sku=_SKU),
         "AdjustStock": _follow("adjustStock", sku=_SKU),
-        "PlaceOrder": Link(
+        "PlaceOrder": WholeBodyLink(
             operation_id="placeOrder",
             request_body=_ONE_OF_IT,
             description="An order of one unit of the new product",
