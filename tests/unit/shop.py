@@ -16,6 +16,7 @@ from adapters.system import FixedClock
 from core.domain.events import EventEnvelope
 from core.domain.money import Money
 from core.domain.orders import RequestedLine
+from core.domain.payments import Payment
 from core.domain.principals import Role
 from core.ports.notifications import Notification
 from core.ports.payments import ChargeResult, RefundResult, TransientPaymentError
@@ -190,6 +191,14 @@ class Shop:
     def place(self, lines: Lines, actor: Actor = ALICE, key: str | None = None) -> str:
         """Place an order and return its id."""
         return self.place_result(lines, actor, key).order.id
+
+    def capture_with_outcome_lost(self, order_id: str, amount: int) -> None:
+        """What a worker that died mid-charge leaves: the payment intent recorded and the
+        gateway's capture made, but no outcome recorded (delivery must be off)."""
+        with self.c.uow_factory()() as uow:
+            uow.payments.add(Payment.intent(order_id, amount, "EUR", self.clock.now()))
+            uow.commit()
+        self.gateway.charge(order_id, Money(amount, "EUR"))
 
     def cancel(
         self,

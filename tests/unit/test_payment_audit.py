@@ -13,8 +13,6 @@ import pytest
 
 from adapters.payments.ledger import DECIDING, LedgerCall, MemoryLedger
 from adapters.payments.simulated import SimulatedGateway
-from core.domain.money import Money
-from core.domain.payments import Payment
 from tests.payments_ledger import OrderFacts, assert_payments_audited, payment_problems
 from tests.unit.conftest import MakeShop
 from tests.unit.shop import Shop
@@ -48,10 +46,7 @@ def _charged_then_redelivered(make_shop: MakeShop, ledger: MemoryLedger) -> tupl
     shop = make_shop(gateway=SimulatedGateway(ledger), ledger=ledger, deliver=False)
     shop.product("AB-1", price=400, on_hand=5)
     order_id = shop.place({"AB-1": 1})
-    with shop.c.uow_factory()() as uow:
-        uow.payments.add(Payment.intent(order_id, 400, "EUR", shop.clock.now()))
-        uow.commit()
-    shop.gateway.charge(order_id, Money(400, "EUR"))
+    shop.capture_with_outcome_lost(order_id, 400)
     shop.start_delivery()
     shop.relay.drain()
     assert shop.order(order_id).status == "paid"

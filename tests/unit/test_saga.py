@@ -11,7 +11,7 @@ from adapters.payments.ledger import MemoryLedger
 from adapters.payments.simulated import SimulatedGateway
 from core.domain.events import EventEnvelope
 from core.domain.money import Money
-from core.domain.payments import Payment, PaymentStatus
+from core.domain.payments import PaymentStatus
 from core.ports.payments import ChargeStatus
 from tests.unit.conftest import MakeShop
 from tests.unit.shop import ALICE, BOB, FlakyGateway, Shop
@@ -203,10 +203,7 @@ def test_a_capture_whose_outcome_was_lost_is_given_back(make_shop: MakeShop) -> 
     shop = make_shop(deliver=False)
     shop.product("AB-1", price=400, on_hand=5)
     order_id = shop.place({"AB-1": 1})
-    with shop.c.uow_factory()() as uow:
-        uow.payments.add(Payment.intent(order_id, 400, "EUR", shop.clock.now()))
-        uow.commit()
-    shop.gateway.charge(order_id, Money(400, "EUR"))
+    shop.capture_with_outcome_lost(order_id, 400)
     shop.cancel(order_id)
     shop.start_delivery()
     shop.relay.drain()
