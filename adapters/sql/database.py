@@ -19,6 +19,7 @@ from sqlalchemy import Connection, Engine, text
 
 from adapters.sql.engines import BEGIN_OPTION, BUSY_TIMEOUT_SECONDS, NO_BEGIN, engine_for
 from adapters.sql.errors import translated
+from adapters.sql.readers import Readers
 from core.ports.errors import ConcurrencyConflict
 
 
@@ -124,6 +125,7 @@ class SqlDatabase:
         # How many connections are kept open: callers size their thread pools to it.
         self.pool_size: int = size() if callable(size) else 1
         self._gate = _WriteGate(busy_timeout) if self.is_sqlite else None
+        self.readers = Readers(engine, busy_timeout)  # single-statement reads (readers.py)
 
     @classmethod
     def from_url(cls, url: str, busy_timeout: float = BUSY_TIMEOUT_SECONDS) -> SqlDatabase:
@@ -222,4 +224,5 @@ class SqlDatabase:
             conn.execute(text("SELECT 1"))
 
     def dispose(self) -> None:
+        self.readers.dispose()
         self.engine.dispose()

@@ -87,19 +87,7 @@ def _sqlite_engine(url: URL, busy_timeout: float) -> Engine:
         # Take BEGIN away from the sqlite3 driver, so that SELECTs run inside the
         # transaction too and write transactions can begin IMMEDIATE (see `_on_begin`).
         dbapi_conn.isolation_level = None
-        cursor = dbapi_conn.cursor()
-        try:
-            cursor.execute("PRAGMA journal_mode=WAL")
-            # In WAL mode NORMAL survives application crashes and keeps the file
-            # consistent; a power cut may lose the last commits (see README).
-            cursor.execute("PRAGMA synchronous=NORMAL")
-            cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
-            # Page cache per connection (SQLite's default is 2 MiB): index inserts at
-            # random keys (UUIDs) re-read pages from the OS once the indexes outgrow it.
-            cursor.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
-        finally:
-            cursor.close()
+        configure_sqlite(dbapi_conn, busy_timeout)
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
@@ -108,6 +96,23 @@ def _sqlite_engine(url: URL, busy_timeout: float) -> Engine:
             conn.exec_driver_sql(f"BEGIN {mode}")
 
     return engine
+
+
+def configure_sqlite(dbapi_conn: Any, busy_timeout: float) -> None:
+    """The PRAGMAs every Orderly connection to a SQLite file runs once."""
+    cursor = dbapi_conn.cursor()
+    try:
+        cursor.execute("PRAGMA journal_mode=WAL")
+        # In WAL mode NORMAL survives application crashes and keeps the file
+        # consistent; a power cut may lose the last commits (see README).
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
+        # Page cache per connection (SQLite's default is 2 MiB): index inserts at
+        # random keys (UUIDs) re-read pages from the OS once the indexes outgrow it.
+        cursor.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
+    finally:
+        cursor.close()
 
 
 def _postgres_engine(url: URL) -> Engine:

@@ -19,10 +19,10 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from sqlalchemy import Connection, Dialect, Select
-from sqlalchemy.engine import Engine
 
 from adapters.sql.bulk import driver_error
 from adapters.sql.errors import reraise, translate_driver_error
+from adapters.sql.readers import Readers
 
 Processor = Callable[[Any], Any] | None
 # Where each parameter the driver gets comes from: (name, None) is params[name];
@@ -76,13 +76,10 @@ class Prepared:
             return tuple(values)
         return {name: value for (name, _, _), value in zip(self._sources, values, strict=True)}
 
-    def rows(self, engine: Engine, params: Mapping[str, Any]) -> list[dict[str, Any]]:
-        """A read of its own, on a pooled connection of `engine`."""
-        raw = engine.raw_connection()
-        try:
-            return self._run(raw, engine.dialect, params, raw.invalidate)
-        finally:
-            raw.close()
+    def rows(self, readers: Readers, params: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """A read of its own, outside any transaction (adapters/sql/readers.py)."""
+        with readers.connection() as (raw, invalidate):
+            return self._run(raw, readers.dialect, params, invalidate)
 
     def rows_on(self, conn: Connection, params: Mapping[str, Any]) -> list[dict[str, Any]]:
         """In `conn`'s transaction, on its own DBAPI connection."""
@@ -108,7 +105,8 @@ class Prepared:
             assert refused is not None
             raise refused from exc
         except dialect.loaded_dbapi.Error as exc:
-            wrapped = driver_error(dialect, exc, raw.dbapi_connection, self.sql, params)
+            dbapi_connection = getattr(raw, "dbapi_connection", raw)  # pooled, or a reader's own
+            wrapped = driver_error(dialect, exc, dbapi_connection, self.sql, params)
             if getattr(wrapped, "connection_invalidated", False):
                 invalidate(exc)
             reraise(wrapped)

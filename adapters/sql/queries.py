@@ -107,7 +107,7 @@ class SqlReadQueries:
         return StockView(row.sku, row.on_hand, row.reserved, row.on_hand - row.reserved)
 
     def get_order(self, order_id: str) -> OrderView | None:
-        rows = self._order_with_lines.rows(self._db.engine, {"id": order_id})
+        rows = self._order_with_lines.rows(self._db.readers, {"id": order_id})
         if not rows:
             return None
         lines = [
@@ -165,7 +165,7 @@ class SqlReadQueries:
         return [mapping.principal_view_from_row(row) for row in rows]
 
     def principal_by_key_hash(self, key_hash: str) -> PrincipalView | None:
-        rows = self._principal_by_key.rows(self._db.engine, {"value": key_hash})
+        rows = self._principal_by_key.rows(self._db.readers, {"value": key_hash})
         return mapping.principal_view_from_row(rows[0]) if rows else None
 
     def principal_by_name(self, name: str) -> PrincipalView | None:

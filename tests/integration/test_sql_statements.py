@@ -47,9 +47,9 @@ def counted(database: SqlDatabase) -> Iterator[list[str]]:
     # The hot lookups bypass Connection.execute (adapters/sql/prepared.py): count them too.
     run_prepared = Prepared.rows
 
-    def rows(self: Prepared, engine: Any, params: Any) -> list[dict[str, Any]]:
+    def rows(self: Prepared, readers: Any, params: Any) -> list[dict[str, Any]]:
         statements.append(self.sql)
-        return run_prepared(self, engine, params)
+        return run_prepared(self, readers, params)
 
     event.listen(database.engine, "before_cursor_execute", record)
     Prepared.rows = rows  # type: ignore[method-assign]
