@@ -43,6 +43,7 @@ from adapters.tracing import otel
 from adapters.webhooks.http_sender import HttpxWebhookSender, SocketResolver
 from adapters.webhooks.metrics import count_outcome
 from core.ports.errors import DependencyUnavailable
+from core.ports.queries import HealthCheck
 from core.use_cases.catalog import CreateProduct, ImportProducts, UpdateProduct
 from core.use_cases.handlers import build_handlers
 from core.use_cases.inventory import AdjustStock, SetStock
@@ -98,11 +99,14 @@ class Container(containers.DeclarativeContainer):
         memory=providers.Singleton(MemoryUnitOfWorkFactory, memory_store, ids, clock, commit_hooks),
         sql=providers.Singleton(SqlUnitOfWorkFactory, database, ids, clock, commit_hooks),
     )
+    # One read side per storage serves every narrow read port (core/ports/queries.py);
+    # readiness gets it as its HealthCheck (an alias: overriding either overrides both).
     queries = providers.Selector(
         config.storage,
         memory=providers.Singleton(MemoryReadQueries, memory_store, clock),
         sql=providers.Singleton(SqlReadQueries, database, clock),
     )
+    health_check: providers.Provider[HealthCheck] = queries
     outbox = providers.Selector(
         config.storage,
         memory=providers.Singleton(MemoryOutbox, memory_store),
@@ -304,7 +308,7 @@ def start_delivery(container: Container) -> InProcessDelivery | None:
 
 def track_delivery_metrics(container: Container) -> None:
     """Outbox backlog and age, and the dead-letter depth (table or queue), on scrape."""
-    track_outbox(lambda: container.queries().outbox_status())
+    track_outbox(lambda: container.outbox_queries().status())
     track_dead_letters(lambda: container.dead_letters().count())
 
 

@@ -25,9 +25,8 @@ from datetime import UTC, datetime
 from adapters.messaging import metrics
 from adapters.tracing.work import handling, handling_batch
 from core.domain.events import EventEnvelope
-from core.ports.errors import DependencyUnavailable
+from core.ports.errors import DependencyUnavailable, TransientError
 from core.ports.messaging import BatchFailed, DeadLetter, DeadLetterStore, EventHandler
-from core.ports.payments import TransientPaymentError
 
 logger = logging.getLogger("orderly.messaging")
 
@@ -85,7 +84,7 @@ class HandlerDispatcher:
                 handler.handle(envelope)
                 metrics.MESSAGES_HANDLED.labels(handler.name).inc()
                 return
-            except TransientPaymentError:
+            except TransientError:
                 if attempt == self._attempts:
                     raise
                 metrics.MESSAGES_RETRIED.labels(handler.name).inc()

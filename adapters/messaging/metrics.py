@@ -39,9 +39,6 @@ DEAD_LETTERS = Gauge(
     "orderly_dead_letters",
     "Deliveries parked after failing every attempt (dead-letter table or queue depth)",
 )
-PAYMENTS_CIRCUIT_OPEN = Gauge(
-    "orderly_payments_circuit_open", "1 while the payment gateway's circuit breaker is open"
-)
 OUTBOX_OLDEST_AGE = Gauge(
     "orderly_outbox_oldest_age_seconds", "Age of the oldest undelivered outbox event (0 if none)"
 )

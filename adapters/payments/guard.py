@@ -23,7 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import TypeVar
 
-from adapters.messaging import metrics
+from adapters.payments import metrics
 from core.domain.money import Money
 from core.ports.errors import DependencyUnavailable
 from core.ports.payments import ChargeResult, PaymentGateway, RefundResult, TransientPaymentError

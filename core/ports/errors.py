@@ -5,6 +5,13 @@ class ConcurrencyConflict(Exception):
     """Another transaction changed what this one read; the use case may retry."""
 
 
+class TransientError(Exception):
+    """A remote system could not answer now; the same call may succeed later.
+
+    Delivery retries a handler that raises one with backoff, whatever port raised it.
+    """
+
+
 class DuplicateIdempotencyKey(Exception):
     """A concurrent request stored the same idempotency key first."""
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from core.domain.money import Money
+from core.ports.errors import TransientError
 
 
 class ChargeStatus(enum.StrEnum):
@@ -28,7 +29,7 @@ class RefundResult:
     amount: int
 
 
-class TransientPaymentError(Exception):
+class TransientPaymentError(TransientError):
     """The gateway could not answer now; retry with backoff."""
 
 

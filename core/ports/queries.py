@@ -125,7 +125,9 @@ class Page(Generic[T]):
     next_cursor: str | None
 
 
-class ReadQueries(Protocol):
+class ProductReader(Protocol):
+    """Products and their stock, for the product and stock queries."""
+
     def get_product(self, sku: str) -> ProductView | None: ...
 
     def list_products(
@@ -135,6 +137,10 @@ class ReadQueries(Protocol):
         ...
 
     def get_stock(self, sku: str) -> StockView | None: ...
+
+
+class OrderReader(Protocol):
+    """Orders and their event history, for the order queries."""
 
     def get_order(self, order_id: str) -> OrderView | None: ...
 
@@ -152,14 +158,34 @@ class ReadQueries(Protocol):
         """The order's events, oldest first."""
         ...
 
+
+class PrincipalReader(Protocol):
+    """Principals, for authentication and the operators' principal commands."""
+
     def list_principals(self) -> list[PrincipalView]: ...
 
     def principal_by_key_hash(self, key_hash: str) -> PrincipalView | None: ...
 
     def principal_by_name(self, name: str) -> PrincipalView | None: ...
 
+
+class OutboxMonitor(Protocol):
+    """The delivery backlog, for `orderly outbox status` and the outbox gauges."""
+
     def outbox_status(self) -> OutboxStatus: ...
+
+
+class HealthCheck(Protocol):
+    """Whether storage answers, for readiness."""
 
     def ping(self) -> None:
         """Raise DependencyUnavailable when storage cannot answer."""
         ...
+
+
+class ReadQueries(
+    ProductReader, OrderReader, PrincipalReader, OutboxMonitor, HealthCheck, Protocol
+):
+    """Everything one storage adapter's read side serves. No use case or entrypoint
+    depends on it (each takes the narrow port above it uses); it names what the
+    contract suite checks on every storage and what the container builds once."""

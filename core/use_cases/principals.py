@@ -13,7 +13,7 @@ from core.domain.principals import (
     validate_principal_name,
 )
 from core.ports.errors import ConcurrencyConflict
-from core.ports.queries import PrincipalView, ReadQueries
+from core.ports.queries import PrincipalReader, PrincipalView
 from core.ports.system import Clock, IdGenerator
 from core.ports.unit_of_work import UnitOfWorkFactory
 from core.use_cases.support import Actor
@@ -78,7 +78,7 @@ class Authenticate:
     """Map an API key to an actor. Lookup is by the key's SHA-256, so the stored
     value never equals a usable key and timing reveals nothing about one."""
 
-    def __init__(self, queries: ReadQueries) -> None:
+    def __init__(self, queries: PrincipalReader) -> None:
         self._queries = queries
 
     def __call__(self, api_key: str) -> Actor:
@@ -93,14 +93,14 @@ class Authenticate:
 
 
 class ListPrincipals:
-    def __init__(self, queries: ReadQueries) -> None:
+    def __init__(self, queries: PrincipalReader) -> None:
         self._queries = queries
 
     def __call__(self) -> list[PrincipalView]:
         return self._queries.list_principals()
 
 
-def find_principal(queries: ReadQueries, name: str) -> PrincipalView:
+def find_principal(queries: PrincipalReader, name: str) -> PrincipalView:
     view = queries.principal_by_name(name)
     if view is None:
         raise NotFound(f"no principal named {name}")

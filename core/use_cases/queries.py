@@ -11,11 +11,13 @@ from core.domain.orders import OrderStatus
 from core.domain.text import is_plausible_id
 from core.ports.queries import (
     OrderKey,
+    OrderReader,
     OrderView,
+    OutboxMonitor,
     OutboxStatus,
     Page,
+    ProductReader,
     ProductView,
-    ReadQueries,
     StockView,
 )
 from core.use_cases.support import (
@@ -29,7 +31,7 @@ from core.use_cases.support import (
 
 
 class ProductQueries:
-    def __init__(self, queries: ReadQueries) -> None:
+    def __init__(self, queries: ProductReader) -> None:
         self._q = queries
 
     def get(self, sku: str) -> ProductView:
@@ -65,7 +67,7 @@ class ProductQueries:
 
 
 class OrderQueries:
-    def __init__(self, queries: ReadQueries) -> None:
+    def __init__(self, queries: OrderReader) -> None:
         self._q = queries
 
     def get(self, order_id: str, actor: Actor) -> OrderView:
@@ -131,7 +133,7 @@ class OrderQueries:
 
 
 class OutboxQueries:
-    def __init__(self, queries: ReadQueries) -> None:
+    def __init__(self, queries: OutboxMonitor) -> None:
         self._q = queries
 
     def status(self) -> OutboxStatus:

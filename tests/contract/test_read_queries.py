@@ -4,9 +4,21 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from adapters.memory.queries import MemoryReadQueries
+from adapters.sql.queries import SqlReadQueries
 from core.domain.orders import Order, OrderLine, OrderStatus
 from core.domain.principals import Principal, Role, hash_api_key
-from core.ports.queries import OrderKey, OutboxStatus, StockView
+from core.ports.queries import (
+    HealthCheck,
+    OrderKey,
+    OrderReader,
+    OutboxMonitor,
+    OutboxStatus,
+    PrincipalReader,
+    ProductReader,
+    ReadQueries,
+    StockView,
+)
 from core.use_cases.queries import OrderQueries, ProductQueries
 from core.use_cases.support import Actor
 from core.use_cases.views import order_view
@@ -185,3 +197,21 @@ def test_outbox_status_counts_the_backlog_and_its_age(backend: Backend) -> None:
 
 def test_ping_answers(backend: Backend) -> None:
     backend.queries.ping()
+
+
+READ_PORTS = (ProductReader, OrderReader, PrincipalReader, OutboxMonitor, HealthCheck)
+# mypy checks here that each storage's read side serves every narrow read port.
+READ_SIDES: tuple[type[ReadQueries], ...] = (MemoryReadQueries, SqlReadQueries)
+
+
+def test_the_read_side_serves_every_read_port_and_readiness_pings_it(backend: Backend) -> None:
+    queries = backend.queries
+    assert isinstance(queries, READ_SIDES)
+    for port in READ_PORTS:
+        names = [name for name in vars(port) if not name.startswith("_")]
+        assert names, f"{port.__name__} names no method"
+        missing = [name for name in names if not callable(getattr(queries, name, None))]
+        assert not missing, f"{type(queries).__name__} lacks {port.__name__}.{missing}"
+    health: HealthCheck = backend.container.health_check()
+    assert health is queries, "readiness pings the storage the reads come from"
+    health.ping()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 
 import pytest
+from prometheus_client import REGISTRY
 
 from adapters.payments.guard import CircuitBreaker, GuardedGateway
 from adapters.payments.ledger import MemoryLedger
@@ -76,6 +77,9 @@ class Clock:
         return self.now
 
 
+CIRCUIT_GAUGE = "orderly_payments_circuit_open"
+
+
 def test_the_breaker_opens_after_repeated_failures_and_one_probe_closes_it() -> None:
     failing = FailingGateway()
     guarded = GuardedGateway(failing, timeout=5, breaker_failures=3, breaker_cooldown=30)
@@ -85,6 +89,7 @@ def test_the_breaker_opens_after_repeated_failures_and_one_probe_closes_it() -> 
         with pytest.raises(TransientPaymentError):
             guarded.charge("order-1", EUR)
     assert guarded.breaker.state == "open"
+    assert REGISTRY.get_sample_value(CIRCUIT_GAUGE) == 1, "/metrics shows the open circuit"
     with pytest.raises(DependencyUnavailable, match="circuit open after 3 failed calls"):
         guarded.charge("order-1", EUR)
     assert failing.calls == 3  # not called while open
@@ -99,6 +104,7 @@ def test_the_breaker_opens_after_repeated_failures_and_one_probe_closes_it() -> 
     failing.failing = False
     assert guarded.charge("order-1", EUR).status is ChargeStatus.CAPTURED
     assert guarded.breaker.state == "closed"
+    assert REGISTRY.get_sample_value(CIRCUIT_GAUGE) == 0
     assert failing.ledger.charges() == {"order-1": 1}
 
 

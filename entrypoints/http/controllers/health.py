@@ -20,7 +20,7 @@ log = structlog.get_logger("orderly.http.health")
 
 def dependency_checks(container: Container) -> dict[str, Callable[[], None]]:
     """What readiness needs: the database always; the broker when events go through it."""
-    checks: dict[str, Callable[[], None]] = {"database": lambda: container.queries().ping()}
+    checks: dict[str, Callable[[], None]] = {"database": lambda: container.health_check().ping()}
     if container.config.delivery() == "rabbitmq" and hasattr(container, "broker_health"):
 
         def broker() -> None:
