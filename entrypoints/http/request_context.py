@@ -8,8 +8,8 @@ correlation id, so it lands in the events the request causes.
 
 from __future__ import annotations
 
+import os
 import time
-import uuid
 from typing import Any
 
 import structlog
@@ -22,7 +22,7 @@ from core.domain.text import is_correlation_id
 HEADER = "X-Request-ID"
 _STATE_KEY = "orderly_request_id"
 
-access_log = structlog.get_logger("orderly.http.access")
+ACCESS_LOGGER = "orderly.http.access"
 
 
 def request_id_of(scope: Scope | Any) -> str | None:
@@ -48,12 +48,15 @@ class RequestContextMiddleware:
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
+        # Bound once, with the logging configured when the app is built: a module-level
+        # lazy proxy would build a new bound logger on every request's line.
+        self._access_log = structlog.get_logger(ACCESS_LOGGER).bind()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != ScopeType.HTTP:
             await self.app(scope, receive, send)
             return
-        request_id = _incoming_id(scope) or uuid.uuid4().hex
+        request_id = _incoming_id(scope) or os.urandom(16).hex()  # a uuid4's randomness
         scope.setdefault("state", {})[_STATE_KEY] = request_id
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(request_id=request_id)
@@ -71,7 +74,7 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send_with_id)
         finally:
             # Never the Authorization header or the query string: keys stay out of logs.
-            access_log.info(
+            self._access_log.info(
                 "request",
                 method=scope.get("method"),
                 path=scope.get("path"),
