@@ -44,7 +44,7 @@ class PlaceOrderCommand:
 @dataclass(frozen=True)
 class PlaceOrderResult:
     order: OrderView
-    replayed: bool = False  # the Idempotency-Key's first answer, given again
+    replayed: bool = False  # the idempotency key's first answer, given again
 
     @property
     def changed(self) -> bool:
@@ -92,8 +92,8 @@ class PlaceOrder:
                 if record is not None:
                     if record.fingerprint != fingerprint:
                         raise IdempotencyKeyReused(
-                            "this Idempotency-Key was used with a different request body",
-                            [FieldProblem("Idempotency-Key", "already used with another body")],
+                            "this idempotency key was used with a different request body",
+                            [FieldProblem("idempotency_key", "already used with another body")],
                         )
                     return PlaceOrderResult(order_view_from_dict(record.response), replayed=True)
             order = self._reserve_and_create(uow, cmd)
