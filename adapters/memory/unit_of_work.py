@@ -27,10 +27,9 @@ class MemoryUnitOfWork(UnitOfWork):
         store: MemoryStore,
         ids: IdGenerator,
         clock: Clock,
-        correlation_id: str | None = None,
         after_commit: AfterCommit | None = None,
     ) -> None:
-        super().__init__(ids, correlation_id, after_commit)
+        super().__init__(ids, after_commit)
         self._store = store
         self._clock = clock
         self._locked = False

@@ -10,6 +10,10 @@ effects happen once (the inbox absorbs any repeat).
 failed attempt: it propagates, and the delivery adapter keeps the work for
 later (the outbox batch stays unsent; RabbitMQ messages are requeued).
 
+Events a handler causes carry the correlation id of the event it handles: every
+run below sets it (core/ports/correlation.py) around the handler; a batch, handled
+in one unit of work, carries its first event's.
+
 In-process (`dead_letters` given): `deliver` retries a failing delivery in
 place with backoff up to `attempts` runs, then parks it in the dead-letter
 store and goes on: a poison event never blocks the events behind it.
@@ -25,6 +29,7 @@ from datetime import UTC, datetime
 from adapters.messaging import metrics
 from adapters.tracing.work import handling, handling_batch
 from core.domain.events import EventEnvelope
+from core.ports.correlation import correlation
 from core.ports.errors import DependencyUnavailable, TransientError
 from core.ports.messaging import BatchFailed, DeadLetter, DeadLetterStore, EventHandler
 
@@ -75,7 +80,8 @@ class HandlerDispatcher:
 
     def run(self, handler: EventHandler, envelope: EventEnvelope) -> None:
         """Run one handler, retrying transient errors with exponential backoff."""
-        with handling(envelope, handler.name):  # log context and, tracing on, its span
+        # Log context and, tracing on, its span; the events it causes carry its correlation.
+        with handling(envelope, handler.name), correlation(envelope.correlation_id):
             self._run(handler, envelope)
 
     def _run(self, handler: EventHandler, envelope: EventEnvelope) -> None:
@@ -110,7 +116,10 @@ class HandlerDispatcher:
         retry: Sequence[EventEnvelope] = envelopes
         if len(envelopes) > 1 and handler.handle_batch is not None:
             try:
-                with handling_batch(envelopes, handler.name):
+                with (
+                    handling_batch(envelopes, handler.name),
+                    correlation(envelopes[0].correlation_id),
+                ):
                     handler.handle_batch(envelopes)
                 metrics.MESSAGES_HANDLED.labels(handler.name).inc(len(envelopes))
                 return {}
@@ -165,7 +174,7 @@ class HandlerDispatcher:
         assert self._dead_letters is not None, "no dead-letter store to park deliveries in"
         for attempt in range(1, self._attempts + 1):
             try:
-                with handling(envelope, handler.name):  # log context and, tracing on, a span
+                with handling(envelope, handler.name), correlation(envelope.correlation_id):
                     handler.handle(envelope)
                 metrics.MESSAGES_HANDLED.labels(handler.name).inc()
                 return True

@@ -39,10 +39,9 @@ class SqlUnitOfWork(UnitOfWork):
         database: SqlDatabase,
         ids: IdGenerator,
         clock: Clock,
-        correlation_id: str | None = None,
         after_commit: AfterCommit | None = None,
     ) -> None:
-        super().__init__(ids, correlation_id, self._when_durable if after_commit else None)
+        super().__init__(ids, self._when_durable if after_commit else None)
         self._db = database
         self._clock = clock
         self._conn: Connection | None = None

@@ -1,4 +1,8 @@
-"""Domain errors. Each entrypoint maps them to its own form (problem+json, exit code)."""
+"""Domain errors. Each entrypoint maps them to its own form (problem+json, exit code).
+
+They speak the core's language: a `FieldProblem` names a command's field
+(`idempotency_key`), and the status an error family gets is the entrypoint's
+choice (entrypoints/http/problems.py, docs/api.md)."""
 
 from __future__ import annotations
 
@@ -22,7 +26,7 @@ class FieldProblem:
 
 
 class ValidationError(DomainError):
-    """Input breaks a domain rule (422)."""
+    """Input breaks a domain rule."""
 
     code = "validation_error"
 
@@ -40,7 +44,7 @@ class AlreadyExists(DomainError):
 
 
 class Conflict(DomainError):
-    """A state conflict that the caller can resolve (409)."""
+    """A state conflict that the caller can resolve."""
 
     code = "conflict"
 
@@ -70,13 +74,13 @@ class InsufficientStock(Conflict):
 
 
 class UnorderableProduct(ValidationError):
-    """An order line names an unknown or inactive SKU (422)."""
+    """An order line names an unknown or inactive SKU."""
 
     code = "unorderable_product"
 
 
 class VersionMismatch(DomainError):
-    """The caller's expected version (If-Match) is not the current one (412)."""
+    """The version the caller expected is not the current one."""
 
     code = "version_mismatch"
 

@@ -14,8 +14,8 @@ KEY_MAX = 255
 def validate_idempotency_key(key: str) -> str:
     if not 1 <= len(key) <= KEY_MAX or any(not 0x21 <= ord(ch) <= 0x7E for ch in key):
         raise ValidationError(
-            f"Idempotency-Key must be 1-{KEY_MAX} visible ASCII characters",
-            [FieldProblem("Idempotency-Key", f"must be 1-{KEY_MAX} visible ASCII characters")],
+            f"an idempotency key must be 1-{KEY_MAX} visible ASCII characters",
+            [FieldProblem("idempotency_key", f"must be 1-{KEY_MAX} visible ASCII characters")],
         )
     return key
 

@@ -3,7 +3,7 @@
 PostgreSQL refuses NUL in `text` and `\\u0000` in JSONB, and no driver can encode
 a lone surrogate (legal in JSON as "\\ud800"). Text fields therefore refuse
 control characters (C0, DEL, C1) and surrogates; the HTTP schemas use the same
-pattern, so a request breaking the rule is a 422 before it reaches a driver.
+pattern, so a request breaking the rule is refused before it reaches a driver.
 """
 
 from __future__ import annotations
@@ -27,7 +27,8 @@ _TEXT = re.compile(f"{TEXT_CHAR}*")
 _NONBLANK_TEXT = re.compile(TEXT_PATTERN)
 
 TOKEN_PATTERN = f"^[A-Za-z0-9._-]{{1,{MAX_ID_LENGTH}}}$"
-"""A correlation id (X-Request-ID): what the 64-character `correlation_id` column can store."""
+"""A correlation id (a request's id, docs/api.md): what the 64-character `correlation_id`
+column can store."""
 _TOKEN = re.compile(TOKEN_PATTERN, re.ASCII)
 
 
@@ -42,7 +43,7 @@ def is_nonblank_text(value: object) -> bool:
 
 
 def is_correlation_id(value: object) -> TypeGuard[str]:
-    """1-64 characters of A-Z a-z 0-9 . _ - (docs/api.md, `X-Request-ID`)."""
+    """1-64 characters of A-Z a-z 0-9 . _ - (docs/api.md, request ids)."""
     return isinstance(value, str) and _TOKEN.fullmatch(value) is not None
 
 
@@ -50,6 +51,7 @@ def is_plausible_id(value: object) -> bool:
     """Could `value` be the id of a stored row (order, principal)? 1-64 characters of text.
 
     An id that cannot exist is refused before any lookup, so a driver never sees
-    NUL or a surrogate: callers answer NotFound (a path id) or 422 (a filter).
+    NUL or a surrogate: callers answer NotFound (an id looked up) or ValidationError (a
+    filter).
     """
     return isinstance(value, str) and 1 <= len(value) <= MAX_ID_LENGTH and is_text(value)

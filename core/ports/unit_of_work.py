@@ -1,7 +1,8 @@
 """The unit of work: one transaction, its repositories, and its outbox.
 
 On commit it pulls the events every touched aggregate recorded, stamps each
-with an id and the correlation id, and writes them to the outbox in the same
+with an id and the correlation id (the one in effect when the unit of work was
+opened, core/ports/correlation.py), and writes them to the outbox in the same
 transaction as the state change (transactional outbox). Leaving the `with`
 block without commit rolls everything back.
 """
@@ -15,6 +16,7 @@ from typing import Generic, Protocol, TypeVar
 
 from core.domain.events import EventEnvelope, EventRecorder
 from core.domain.text import is_correlation_id
+from core.ports.correlation import current_correlation_id
 from core.ports.repositories import (
     IdempotencyRepository,
     Inbox,
@@ -41,12 +43,13 @@ class UnitOfWork(ABC):
     def __init__(
         self,
         ids: IdGenerator,
-        correlation_id: str | None = None,
         after_commit: AfterCommit | None = None,
     ) -> None:
         self._ids = ids
-        # What the 64-character correlation_id column can store (docs/api.md: X-Request-ID), or a
-        # fresh id: an entrypoint that let a longer or stranger one through cannot break a write.
+        # The id of the work in hand, if the 64-character correlation_id column can store it
+        # (docs/api.md, request ids), else a fresh id: an entrypoint that let a longer or
+        # stranger one through cannot break a write.
+        correlation_id = current_correlation_id()
         self.correlation_id = correlation_id if is_correlation_id(correlation_id) else ids.new_id()
         self._after_commit = after_commit
         self._tracked: list[EventRecorder] = []
@@ -111,7 +114,7 @@ class UnitOfWork(ABC):
 
 
 class UnitOfWorkFactory(Protocol):
-    def __call__(self, correlation_id: str | None = None) -> UnitOfWork: ...
+    def __call__(self) -> UnitOfWork: ...
 
 
 B = TypeVar("B")
@@ -122,7 +125,7 @@ class BoundUnitOfWorkFactory(Generic[B]):
     (`unit_of_work`) bound to the backend it runs on (a store, a database), ids,
     clock and the after-commit hook."""
 
-    unit_of_work: Callable[[B, IdGenerator, Clock, str | None, AfterCommit | None], UnitOfWork]
+    unit_of_work: Callable[[B, IdGenerator, Clock, AfterCommit | None], UnitOfWork]
 
     def __init__(
         self, backend: B, ids: IdGenerator, clock: Clock, after_commit: AfterCommit | None = None
@@ -132,7 +135,5 @@ class BoundUnitOfWorkFactory(Generic[B]):
         self._clock = clock
         self.after_commit = after_commit
 
-    def __call__(self, correlation_id: str | None = None) -> UnitOfWork:
-        return self.unit_of_work(
-            self.backend, self._ids, self._clock, correlation_id, self.after_commit
-        )
+    def __call__(self) -> UnitOfWork:
+        return self.unit_of_work(self.backend, self._ids, self._clock, self.after_commit)

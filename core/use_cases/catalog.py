@@ -41,7 +41,7 @@ class CreateProduct:
         self._clock = clock
         self._currency = currency
 
-    def __call__(self, cmd: CreateProductCommand, correlation_id: str | None = None) -> ProductView:
+    def __call__(self, cmd: CreateProductCommand) -> ProductView:
         now = self._clock.now()
         product = Product.create(
             cmd.sku, cmd.name, Money(validate_price(cmd.price), self._currency), cmd.active, now
@@ -50,7 +50,7 @@ class CreateProduct:
         if cmd.on_hand:
             stock.set_on_hand(cmd.on_hand, now, reason="initial stock")
         try:
-            with self._uow(correlation_id) as uow:
+            with self._uow() as uow:
                 if uow.products.get(cmd.sku) is not None:
                     raise AlreadyExists(f"product {cmd.sku} already exists")
                 uow.products.add(product)
@@ -67,11 +67,9 @@ class UpdateProduct:
         self._uow = uow
         self._clock = clock
 
-    def __call__(
-        self, cmd: UpdateProductCommand, correlation_id: str | None = None
-    ) -> Changed[ProductView]:
+    def __call__(self, cmd: UpdateProductCommand) -> Changed[ProductView]:
         def attempt() -> Changed[ProductView]:
-            with self._uow(correlation_id) as uow:
+            with self._uow() as uow:
                 product = uow.products.get(cmd.sku)
                 if product is None:
                     raise NotFound(f"product {cmd.sku} not found")

@@ -3,6 +3,8 @@
 A handler runs in its own unit of work, checks the inbox for the event id,
 does its effect, records the id and commits, so a redelivered event has no
 second effect. A transient failure raises and the delivery adapter retries.
+The events a handler causes carry the handled event's correlation id: the delivery
+adapter sets it around the run (core/ports/correlation.py).
 
 Batches: every handler also takes a list of deliveries (`handle_batch`) and
 handles them in one unit of work (the payment handlers: one for the intents,
@@ -77,7 +79,7 @@ class _InboxHandler:
             return
 
         def attempt() -> None:
-            with self._uow(batch[0].correlation_id) as uow:
+            with self._uow() as uow:
                 done = uow.inbox.seen_many(self.name, [e.event_id for e in batch])
                 todo = [e for e in batch if e.event_id not in done]
                 for envelope in todo:
@@ -203,7 +205,7 @@ class _GatewayHandler:
 
     def _planned(self, batch: list[EventEnvelope]) -> list[_Call]:
         calls = []
-        with self._uow(batch[0].correlation_id) as uow:
+        with self._uow() as uow:
             done = uow.inbox.seen_many(self.name, [e.event_id for e in batch])
             # Order ids in sorted order: concurrent batches lock rows in the same order.
             todo = sorted((e for e in batch if e.event_id not in done), key=_order_id)
@@ -226,7 +228,7 @@ class _GatewayHandler:
         if not answered:
             return []
         steps: list[tuple[_Call, _Call | Exception | None]] = []
-        with self._uow(answered[0][0].envelope.correlation_id) as uow:
+        with self._uow() as uow:
             # A concurrent delivery of the same event may have recorded it meanwhile.
             done = uow.inbox.seen_many(self.name, [c.envelope.event_id for c, _ in answered])
             todo = sorted(

@@ -34,13 +34,11 @@ class _ChangeStock:
         self._uow = uow
         self._clock = clock
 
-    def _change(
-        self, sku: str, change: Callable[[StockItem], None], correlation_id: str | None
-    ) -> StockView:
+    def _change(self, sku: str, change: Callable[[StockItem], None]) -> StockView:
         validate_sku(sku)
 
         def attempt() -> StockView:
-            with self._uow(correlation_id) as uow:
+            with self._uow() as uow:
                 item = uow.stock.get(sku)
                 if item is None:
                     raise NotFound(f"no stock item for {sku}")
@@ -53,18 +51,14 @@ class _ChangeStock:
 
 
 class SetStock(_ChangeStock):
-    def __call__(self, cmd: SetStockCommand, correlation_id: str | None = None) -> StockView:
+    def __call__(self, cmd: SetStockCommand) -> StockView:
         return self._change(
-            cmd.sku,
-            lambda item: item.set_on_hand(cmd.on_hand, self._clock.now(), reason="set"),
-            correlation_id,
+            cmd.sku, lambda item: item.set_on_hand(cmd.on_hand, self._clock.now(), reason="set")
         )
 
 
 class AdjustStock(_ChangeStock):
-    def __call__(self, cmd: AdjustStockCommand, correlation_id: str | None = None) -> StockView:
+    def __call__(self, cmd: AdjustStockCommand) -> StockView:
         return self._change(
-            cmd.sku,
-            lambda item: item.adjust(cmd.delta, cmd.reason, self._clock.now()),
-            correlation_id,
+            cmd.sku, lambda item: item.adjust(cmd.delta, cmd.reason, self._clock.now())
         )

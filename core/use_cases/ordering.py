@@ -44,7 +44,7 @@ class PlaceOrderCommand:
 @dataclass(frozen=True)
 class PlaceOrderResult:
     order: OrderView
-    replayed: bool = False  # the Idempotency-Key's first answer, given again
+    replayed: bool = False  # the idempotency key's first answer, given again
 
     @property
     def changed(self) -> bool:
@@ -73,9 +73,7 @@ class PlaceOrder:
         self._ids = ids
         self._currency = currency
 
-    def __call__(
-        self, cmd: PlaceOrderCommand, correlation_id: str | None = None
-    ) -> PlaceOrderResult:
+    def __call__(self, cmd: PlaceOrderCommand) -> PlaceOrderResult:
         validate_lines(cmd.lines)
         if cmd.idempotency_key is not None:
             validate_idempotency_key(cmd.idempotency_key)
@@ -83,21 +81,19 @@ class PlaceOrder:
         # A lost race: a concurrent retry stored the key first (the next attempt replays
         # it) or stock moved under us (the next attempt reads it again).
         return with_retries(
-            lambda: self._attempt(cmd, fingerprint, correlation_id),
+            lambda: self._attempt(cmd, fingerprint),
             retry_on=(ConcurrencyConflict, DuplicateIdempotencyKey),
         )
 
-    def _attempt(
-        self, cmd: PlaceOrderCommand, fingerprint: str, correlation_id: str | None
-    ) -> PlaceOrderResult:
-        with self._uow(correlation_id) as uow:
+    def _attempt(self, cmd: PlaceOrderCommand, fingerprint: str) -> PlaceOrderResult:
+        with self._uow() as uow:
             if cmd.idempotency_key is not None:
                 record = uow.idempotency.get(cmd.customer_id, cmd.idempotency_key)
                 if record is not None:
                     if record.fingerprint != fingerprint:
                         raise IdempotencyKeyReused(
-                            "this Idempotency-Key was used with a different request body",
-                            [FieldProblem("Idempotency-Key", "already used with another body")],
+                            "this idempotency key was used with a different request body",
+                            [FieldProblem("idempotency_key", "already used with another body")],
                         )
                     return PlaceOrderResult(order_view_from_dict(record.response), replayed=True)
             order = self._reserve_and_create(uow, cmd)
@@ -176,7 +172,7 @@ class CancelOrder:
         self._uow = uow
         self._clock = clock
 
-    def __call__(self, cmd: CancelOrderCommand, correlation_id: str | None = None) -> CancelResult:
+    def __call__(self, cmd: CancelOrderCommand) -> CancelResult:
         reason = cmd.reason or (
             CancelReason.ADMIN_REQUEST if cmd.actor.is_admin else CancelReason.CUSTOMER_REQUEST
         )
@@ -184,7 +180,7 @@ class CancelOrder:
         require_plausible_order_id(cmd.order_id)
 
         def attempt() -> CancelResult:
-            with self._uow(correlation_id) as uow:
+            with self._uow() as uow:
                 order = uow.orders.get(cmd.order_id)
                 if order is None:
                     raise NotFound(f"order {cmd.order_id} not found")
@@ -216,14 +212,12 @@ class ShipOrder:
         self._uow = uow
         self._clock = clock
 
-    def __call__(
-        self, cmd: ShipOrderCommand, correlation_id: str | None = None
-    ) -> Changed[OrderView]:
+    def __call__(self, cmd: ShipOrderCommand) -> Changed[OrderView]:
         cmd.actor.require_admin()
         require_plausible_order_id(cmd.order_id)
 
         def attempt() -> Changed[OrderView]:
-            with self._uow(correlation_id) as uow:
+            with self._uow() as uow:
                 order = uow.orders.get(cmd.order_id)
                 if order is None:
                     raise NotFound(f"order {cmd.order_id} not found")

@@ -3,10 +3,11 @@
 Litestar resolves the dependencies of a handler that are independent of each
 other concurrently, in an anyio task group with a task each; for five cheap
 lookups that cost more than the handler's own work (profiled). So every /v1
-handler takes a single `services` dependency: the caller (`actor`), the
-`correlation_id`, where blocking work runs (`offload`), the app's `metrics`, and
-the use cases, each resolved from its container provider when first asked for,
-so overriding a provider (as tests do) takes effect on the next request.
+handler takes a single `services` dependency: the caller (`actor`), where
+blocking work runs (`offload`), the app's `metrics`, and the use cases, each
+resolved from its container provider when first asked for, so overriding a
+provider (as tests do) takes effect on the next request. (The correlation id is
+not among them: the request-context middleware sets it for the whole request.)
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ from entrypoints.container import Container
 from entrypoints.http.auth import actor_of
 from entrypoints.http.metrics import AppMetrics
 from entrypoints.http.offload import Offload
-from entrypoints.http.request_context import request_id_of
 
 
 class Services:
@@ -44,10 +44,6 @@ class Services:
     @property
     def actor(self) -> Actor:
         return actor_of(self._request)
-
-    @property
-    def correlation_id(self) -> str | None:
-        return request_id_of(self._request.scope)
 
     # Use cases, from the container on each request.
     @property

@@ -30,6 +30,7 @@ from core.domain.errors import (
     VersionMismatch,
 )
 from core.ports.errors import ConcurrencyConflict, DependencyUnavailable, DuplicateIdempotencyKey
+from entrypoints.http.controllers.params import IDEMPOTENCY_HEADER
 from entrypoints.http.request_context import request_id_of
 from entrypoints.http.schemas import FieldError, Problem, ShortageOut
 
@@ -61,6 +62,10 @@ _HTTP_CODES = {
 }
 
 _SNAKE = re.compile(r"^[a-z][a-z0-9_]*$")
+
+# Command fields that HTTP carries in a header: a problem names the header the client
+# sent, as for Litestar's own parameter errors (`_wire_name`); the core names its field.
+_HEADER_FIELDS = {"idempotency_key": IDEMPOTENCY_HEADER}
 
 
 class ProblemException(HTTPException):
@@ -120,7 +125,10 @@ def _domain_status(exc: DomainError) -> int:
 
 def _domain_error(request: Request[Any, Any, Any], exc: DomainError) -> Response[Problem]:
     status = _domain_status(exc)
-    errors = exc.errors if isinstance(exc, ValidationError) else []
+    errors = [
+        FieldProblem(_HEADER_FIELDS.get(p.field, p.field), p.message)
+        for p in (exc.errors if isinstance(exc, ValidationError) else [])
+    ]
     shortages = None
     if isinstance(exc, InsufficientStock):
         shortages = [ShortageOut(s.sku, s.requested, s.available) for s in exc.shortages]

@@ -2,8 +2,8 @@
 
 Every request gets an id: the caller's `X-Request-ID` when it is a sane token,
 otherwise a fresh one. It is bound into the structlog context for every log
-line of the request, returned as `X-Request-ID`, and handed to use cases as the
-correlation id, so it lands in the events the request causes.
+line of the request, returned as `X-Request-ID`, and set as the correlation id
+(core/ports/correlation.py), so it lands in the events the request causes.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from core.domain.text import is_correlation_id
+from core.ports.correlation import correlation
 
 HEADER = "X-Request-ID"
 _STATE_KEY = "orderly_request_id"
@@ -71,7 +72,8 @@ class RequestContextMiddleware:
             await send(message)
 
         try:
-            await self.app(scope, receive, send_with_id)
+            with correlation(request_id):
+                await self.app(scope, receive, send_with_id)
         finally:
             # Never the Authorization header or the query string: keys stay out of logs.
             self._access_log.info(

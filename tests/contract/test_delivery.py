@@ -32,6 +32,7 @@ from adapters.messaging.relay import OutboxRelay
 from core.domain.events import EventEnvelope
 from core.domain.orders import RequestedLine
 from core.domain.principals import Role
+from core.ports.correlation import correlation
 from core.use_cases.catalog import CreateProductCommand
 from core.use_cases.ordering import CancelOrderCommand, PlaceOrderCommand
 from core.use_cases.support import Actor
@@ -260,6 +261,28 @@ def test_placed_orders_are_paid_charged_and_notified_once(make_harness: MakeHarn
     shop.audit_payments(orders)
     assert shop.notifications() == Counter({("order_paid", o): 1 for o in orders})
     eventually(shop.drained, "the outbox to drain")
+
+
+def test_events_a_handler_causes_carry_the_correlation_id_of_the_event_it_handled(
+    make_harness: MakeHarness,
+) -> None:
+    """Placed here under a request's id, handled in the relay's or a worker's thread,
+    which has none of its own: the saga's OrderPaid carries the OrderPlaced's id."""
+    harness = make_harness()
+    shop = Shop(harness)
+    harness.start()
+    shop.product("BOWL-1", 400, 10)
+    expected = {}
+    for n in range(3):  # one at a time: each OrderPlaced is handled on its own
+        with correlation(f"req-{n}"):
+            order = shop.place("BOWL-1")
+        shop.wait_for([order], "paid")
+        expected[order] = f"req-{n}"
+    eventually(lambda: len(shop.notifications()) == 3, "3 notifications")
+    by_type: dict[str, dict[str, str]] = {}
+    for e in shop.events():
+        by_type.setdefault(e.type, {})[e.subject] = e.correlation_id
+    assert by_type["OrderPlaced"] == by_type["OrderPaid"] == expected
 
 
 def test_a_declined_charge_cancels_the_order_and_releases_stock(

@@ -7,6 +7,7 @@ import pytest
 from core.domain.catalog import Product
 from core.domain.money import Money
 from core.domain.stock import StockItem
+from core.ports.correlation import correlation
 from core.ports.queries import OutboxStatus
 from tests.contract.builders import add_product, reserve_and_place
 from tests.contract.conftest import Backend
@@ -21,7 +22,7 @@ def _new_product(backend: Backend, sku: str) -> Product:
 
 
 def test_commit_persists_and_writes_the_events_to_the_outbox(backend: Backend) -> None:
-    with backend.uow("corr-1") as uow:
+    with correlation("corr-1"), backend.uow() as uow:
         uow.products.add(_new_product(backend, "SKU-1"))
         uow.stock.add(StockItem("SKU-1"))
         envelopes = uow.commit()
@@ -32,6 +33,43 @@ def test_commit_persists_and_writes_the_events_to_the_outbox(backend: Backend) -
     delivered: list[str] = []
     backend.outbox.relay_batch(10, lambda batch: delivered.extend(e.event_id for e in batch))
     assert delivered == [envelopes[0].event_id]
+
+
+def test_events_carry_the_correlation_in_effect_else_a_fresh_id_per_unit_of_work(
+    backend: Backend,
+) -> None:
+    def stamped(sku: str) -> str:
+        with backend.uow() as uow:
+            uow.products.add(_new_product(backend, sku))
+            uow.stock.add(StockItem(sku))
+            (envelope,) = uow.commit()
+        return envelope.correlation_id
+
+    with correlation("outer"):
+        with correlation("inner"):
+            assert stamped("SKU-1") == "inner"
+        assert stamped("SKU-2") == "outer"  # the outer id again once the inner block ends
+        with correlation(None):
+            fresh = [stamped("SKU-3"), stamped("SKU-4")]
+        too_long = "x" * 65
+        with correlation(too_long):  # more than the column holds: replaced, never truncated
+            replaced = stamped("SKU-5")
+    unset = stamped("SKU-6")
+    ids = {*fresh, replaced, unset}
+    assert len(ids) == 4 and not ids & {"outer", "inner", too_long}
+    assert all(1 <= len(i) <= 64 for i in ids)
+    stored: dict[str, str] = {}
+    backend.outbox.relay_batch(
+        10, lambda batch: stored.update((e.subject, e.correlation_id) for e in batch)
+    )
+    assert stored == {
+        "SKU-1": "inner",
+        "SKU-2": "outer",
+        "SKU-3": fresh[0],
+        "SKU-4": fresh[1],
+        "SKU-5": replaced,
+        "SKU-6": unset,
+    }
 
 
 def test_leaving_without_commit_rolls_everything_back(backend: Backend) -> None:

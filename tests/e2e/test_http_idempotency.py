@@ -44,7 +44,11 @@ def test_a_retry_replays_the_same_status_and_body(api: Api) -> None:
 def test_the_same_key_with_another_body_is_422(api: Api) -> None:
     assert _post(api, "k-1", LINES).status_code == 201
     other = {"lines": [{"sku": "MUG-01", "quantity": 3}]}
-    assert_problem(_post(api, "k-1", other), 422, "idempotency_key_reused")
+    problem = assert_problem(_post(api, "k-1", other), 422, "idempotency_key_reused")
+    # The header the client sent, not the core's field name (`idempotency_key`).
+    assert problem["errors"] == [
+        {"field": "Idempotency-Key", "message": "already used with another body"}
+    ]
 
 
 def test_keys_belong_to_one_principal(api: Api) -> None:

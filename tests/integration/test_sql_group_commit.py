@@ -20,6 +20,7 @@ from sqlalchemy import event, text
 
 from core.domain.errors import InsufficientStock, UnorderableProduct
 from core.domain.orders import RequestedLine
+from core.ports.correlation import correlation
 from core.use_cases.catalog import CreateProductCommand
 from core.use_cases.ordering import PlaceOrderCommand, PlaceOrderResult
 from entrypoints.container import Container
@@ -94,6 +95,37 @@ def test_queued_placements_share_commits_and_each_gets_its_own_answer(
         assert conn.execute(text("SELECT count(*) FROM orders")).scalar() == 45
         outbox = conn.execute(text("SELECT count(*) FROM outbox WHERE type='OrderPlaced'"))
         assert outbox.scalar() == 45
+
+
+def test_placements_in_one_group_keep_their_own_correlation_ids(container: Container) -> None:
+    """Each request's id is in its own context (the request-context middleware sets it);
+    `place` carries that context into the writer thread, so the group's shared
+    transaction does not mix them up."""
+    commits = _commits(container)
+    offload = _offload(container)
+
+    async def placed_as(request_id: str) -> Any:
+        with correlation(request_id):  # what the middleware does for each request
+            return await offload.place(_place(container, "MUG-1", 1))
+
+    async def run() -> list[Any]:
+        try:
+            busy = asyncio.ensure_future(offload.write(lambda: time.sleep(0.3)))
+            await asyncio.sleep(0.05)
+            results = await asyncio.gather(*(placed_as(f"req-{n}") for n in range(20)))
+            await busy
+            return results
+        finally:
+            offload.shutdown()
+
+    results = asyncio.run(run())
+    assert len(commits) < 20, "the placements shared commits"
+    expected = {r.order.id: f"req-{n}" for n, r in enumerate(results)}
+    with container.database().read() as conn:
+        rows = conn.execute(
+            text("SELECT subject, correlation_id FROM outbox WHERE type = 'OrderPlaced'")
+        )
+        assert {subject: correlation_id for subject, correlation_id in rows} == expected
 
 
 def test_concurrent_retries_with_one_key_in_one_group_give_one_order(

@@ -65,8 +65,8 @@ def _count(container: Container, statement: object) -> int:
 def test_a_crash_while_placing_an_order_leaves_nothing(container: Container, point: str) -> None:
     database, clock = container.database(), container.clock()
 
-    def crashing(correlation_id: str | None = None) -> UnitOfWork:
-        return CrashingUnitOfWork(database, UuidGenerator(), clock, correlation_id, point=point)
+    def crashing() -> UnitOfWork:
+        return CrashingUnitOfWork(database, UuidGenerator(), clock, point=point)
 
     outbox_before = _count(container, select(func.count()).select_from(outbox))
     container.uow_factory.override(providers.Object(crashing))

@@ -18,6 +18,7 @@ from core.domain.money import Money
 from core.domain.orders import RequestedLine
 from core.domain.payments import Payment
 from core.domain.principals import Role
+from core.ports.correlation import correlation
 from core.ports.notifications import Notification
 from core.ports.payments import ChargeResult, RefundResult, TransientPaymentError
 from core.ports.queries import OrderView, StockView
@@ -185,7 +186,8 @@ class Shop:
         correlation_id: str | None = None,
     ) -> PlaceOrderResult:
         cmd = PlaceOrderCommand(actor.principal_id, requested(lines), key)
-        result: PlaceOrderResult = self.c.place_order()(cmd, correlation_id)
+        with correlation(correlation_id):  # what the HTTP edge does for a request
+            result: PlaceOrderResult = self.c.place_order()(cmd)
         return result
 
     def place(self, lines: Lines, actor: Actor = ALICE, key: str | None = None) -> str:
@@ -208,7 +210,8 @@ class Shop:
         correlation_id: str | None = None,
     ) -> OrderView:
         cmd = CancelOrderCommand(order_id, actor, expected_version)
-        view: OrderView = self.c.cancel_order()(cmd, correlation_id).value
+        with correlation(correlation_id):
+            view: OrderView = self.c.cancel_order()(cmd).value
         return view
 
     def ship(self, order_id: str, actor: Actor = ADMIN) -> OrderView:

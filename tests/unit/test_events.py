@@ -14,6 +14,7 @@ from core.domain.events import (
     EventEnvelope,
     OrderCancelled,
 )
+from core.ports.correlation import correlation
 from core.use_cases.catalog import CreateProductCommand, UpdateProductCommand
 from core.use_cases.inventory import AdjustStockCommand, SetStockCommand
 from core.use_cases.ordering import ShipOrderCommand
@@ -33,7 +34,8 @@ def _check_envelope(e: EventEnvelope, type_: str, subject: str, correlation_id: 
 
 def test_catalogue_and_stock_changes_emit_events(shop: Shop) -> None:
     c = shop.c
-    c.create_product()(CreateProductCommand("AB-1", "Mug", 500, True, 8), "corr-create")
+    with correlation("corr-create"):
+        c.create_product()(CreateProductCommand("AB-1", "Mug", 500, True, 8))
     created, initial = _new(shop, 0)
     _check_envelope(created, "ProductCreated", "AB-1", "corr-create")
     assert created.payload == {
@@ -52,14 +54,17 @@ def test_catalogue_and_stock_changes_emit_events(shop: Shop) -> None:
         "reason": "initial stock",
     }
 
-    c.update_product()(UpdateProductCommand("AB-1", price=650, active=False), "corr-update")
+    with correlation("corr-update"):
+        c.update_product()(UpdateProductCommand("AB-1", price=650, active=False))
     (updated,) = _new(shop, 2)
     _check_envelope(updated, "ProductUpdated", "AB-1", "corr-update")
     assert updated.payload == {"sku": "AB-1", "changes": {"price": 650, "active": False}}
     assert updated.occurred_at == shop.store.products["AB-1"].updated_at
 
-    c.set_stock()(SetStockCommand("AB-1", 20), "corr-set")
-    c.adjust_stock()(AdjustStockCommand("AB-1", -5, "breakage"), "corr-adjust")
+    with correlation("corr-set"):
+        c.set_stock()(SetStockCommand("AB-1", 20))
+    with correlation("corr-adjust"):
+        c.adjust_stock()(AdjustStockCommand("AB-1", -5, "breakage"))
     set_, adjusted = _new(shop, 3)
     _check_envelope(set_, "StockAdjusted", "AB-1", "corr-set")
     _check_envelope(adjusted, "StockAdjusted", "AB-1", "corr-adjust")
@@ -100,7 +105,8 @@ def test_order_changes_emit_events(shop: Shop) -> None:
     }
 
     since = len(shop.store.outbox)
-    shop.c.ship_order()(ShipOrderCommand(shipped, ADMIN), "corr-ship")
+    with correlation("corr-ship"):
+        shop.c.ship_order()(ShipOrderCommand(shipped, ADMIN))
     (ship,) = _new(shop, since)
     _check_envelope(ship, "OrderShipped", shipped, "corr-ship")
     assert ship.payload == {"order_id": shipped, "customer_id": ALICE.principal_id}

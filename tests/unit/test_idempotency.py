@@ -36,6 +36,8 @@ def test_the_same_key_with_another_body_is_refused(stocked: Shop) -> None:
             stocked.place(other, key="key-1")
         assert info.value.code == "idempotency_key_reused"
         assert isinstance(info.value, ValidationError)  # 422
+        # The core names its own field; the HTTP edge names the header (tests/e2e).
+        assert [p.field for p in info.value.errors] == ["idempotency_key"]
     assert len(stocked.store.orders) == 1
     assert stocked.stock("AB-1").reserved == 2
 
@@ -113,3 +115,11 @@ def test_keys_are_kept_24_hours_then_purged(stocked: Shop) -> None:
     assert stocked.place_result({"AB-1": 1}, key="young").replayed is True
     again = stocked.place_result({"AB-1": 1}, key="old")
     assert again.replayed is False and again.order.id != old
+
+
+@pytest.mark.parametrize("key", ["", "has space", "x" * 256, "tab\tkey"])
+def test_a_malformed_key_is_refused_in_the_cores_words(stocked: Shop, key: str) -> None:
+    with pytest.raises(ValidationError) as info:
+        stocked.place({"AB-1": 1}, key=key)
+    assert [p.field for p in info.value.errors] == ["idempotency_key"]
+    assert len(stocked.store.orders) == 0

@@ -82,8 +82,8 @@ class OrderController(Controller):
             lines=[RequestedLine(ln.sku, ln.quantity) for ln in data.lines],
             idempotency_key=idempotency_key,
         )
-        place_order, correlation_id = services.place_order, services.correlation_id
-        result = await services.offload.place(lambda: place_order(command, correlation_id))
+        place_order = services.place_order
+        result = await services.offload.place(lambda: place_order(command))
         headers = {"Location": f"/v1/orders/{result.order.id}"}
         if result.replayed:
             headers["Idempotent-Replayed"] = "true"
@@ -156,12 +156,12 @@ class OrderController(Controller):
         """Cancel (owner or admin): stock is released and a paid order refunded. Cancelling
         a cancelled order is a no-op; a shipped one is 409. If-Match is honoured (412)."""
         actor, queries = services.actor, services.order_queries
-        cancel_order, correlation_id = services.cancel_order, services.correlation_id
+        cancel_order = services.cancel_order
 
         def cancel_now() -> OrderView:
             expected = expected_version(if_match, lambda: queries.get(order_id, actor).version)
             command = CancelOrderCommand(order_id, actor, expected)
-            return cancel_order(command, correlation_id).value
+            return cancel_order(command).value
 
         return _order_response(await services.offload.write(cancel_now))
 
@@ -181,8 +181,8 @@ class OrderController(Controller):
     ) -> Response[OrderOut]:
         """Ship a paid order (admin); shipping a shipped order is a no-op, others are 409."""
         command = ShipOrderCommand(order_id, services.actor)
-        ship_order, correlation_id = services.ship_order, services.correlation_id
-        view = await services.offload.write(lambda: ship_order(command, correlation_id).value)
+        ship_order = services.ship_order
+        view = await services.offload.write(lambda: ship_order(command).value)
         return _order_response(view)
 
     @get(

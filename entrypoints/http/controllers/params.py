@@ -33,10 +33,11 @@ CustomerFilter = Annotated[
     str | None,
     QueryParameter(max_length=MAX_ID_LENGTH, description="Admins only: one customer's orders"),
 ]
+IDEMPOTENCY_HEADER = "Idempotency-Key"
 IdempotencyKey = Annotated[
     str | None,
     HeaderParameter(
-        name="Idempotency-Key",
+        name=IDEMPOTENCY_HEADER,
         min_length=1,
         max_length=KEY_MAX,
         pattern="^[!-~]+$",

@@ -43,10 +43,8 @@ class ProductController(Controller):
     ) -> Response[ProductOut]:
         """Create a product (admin); 409 if the SKU exists. `on_hand` sets its initial stock."""
         command = CreateProductCommand(data.sku, data.name, data.price, data.active, data.on_hand)
-        create_product, correlation_id = services.create_product, services.correlation_id
-        product = ProductOut.of(
-            await services.offload.write(lambda: create_product(command, correlation_id))
-        )
+        create_product = services.create_product
+        product = ProductOut.of(await services.offload.write(lambda: create_product(command)))
         return Response(
             product, status_code=201, headers={"Location": f"/v1/products/{product.sku}"}
         )
@@ -95,6 +93,6 @@ class ProductController(Controller):
     ) -> ProductOut:
         """Change `name`, `price` and/or `active` (admin). Placed orders keep their prices."""
         command = UpdateProductCommand(sku, data.name, data.price, data.active)
-        update_product, correlation_id = services.update_product, services.correlation_id
-        result = await services.offload.write(lambda: update_product(command, correlation_id))
+        update_product = services.update_product
+        result = await services.offload.write(lambda: update_product(command))
         return ProductOut.of(result.value)

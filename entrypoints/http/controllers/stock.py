@@ -45,8 +45,8 @@ class StockController(Controller):
     ) -> StockOut:
         """Set `on_hand`; 409 `stock_below_reserved` if below what orders have reserved."""
         command = SetStockCommand(sku, data.on_hand)
-        set_stock, correlation_id = services.set_stock, services.correlation_id
-        return StockOut.of(await services.offload.write(lambda: set_stock(command, correlation_id)))
+        set_stock = services.set_stock
+        return StockOut.of(await services.offload.write(lambda: set_stock(command)))
 
     @post(
         "/{sku:str}/adjustments",
@@ -64,6 +64,6 @@ class StockController(Controller):
         """Change `on_hand` by a non-zero `delta`; 409 if it would go below zero or reserved.
         Answers the stock after the adjustment."""
         command = AdjustStockCommand(sku, data.delta, data.reason)
-        adjust_stock, correlation_id = services.adjust_stock, services.correlation_id
-        view = await services.offload.write(lambda: adjust_stock(command, correlation_id))
+        adjust_stock = services.adjust_stock
+        view = await services.offload.write(lambda: adjust_stock(command))
         return StockOut.of(view)
