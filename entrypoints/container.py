@@ -8,6 +8,7 @@ override providers on it instead of monkeypatching.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from dependency_injector import containers, providers
 
@@ -19,28 +20,15 @@ from adapters.memory.unit_of_work import MemoryUnitOfWorkFactory
 from adapters.memory.webhooks import MemoryWebhookStore
 from adapters.messaging.dead_letters import DeadLetters, StoredDeadLetters
 from adapters.messaging.dispatch import HandlerDispatcher
-from adapters.messaging.health import BrokerHealth
 from adapters.messaging.hooks import CommitHooks
 from adapters.messaging.inprocess import BackgroundRelay, SynchronousRelay
 from adapters.messaging.metrics import track_dead_letters, track_outbox
-from adapters.messaging.rabbitmq.dead_letters import DeadLetterQueue
-from adapters.messaging.rabbitmq.publisher import RabbitPublisher
-from adapters.messaging.rabbitmq.topology import Topology
 from adapters.notifications.log import LogNotifier
 from adapters.payments.guard import GuardedGateway
 from adapters.payments.ledger import LedgerStore, MemoryLedger, SqliteLedger
 from adapters.payments.simulated import SimulatedGateway
-from adapters.sql.database import SqlDatabase
-from adapters.sql.dead_letters import SqlDeadLetterStore
-from adapters.sql.engines import InvalidDatabaseUrl
-from adapters.sql.outbox import SqlOutbox
-from adapters.sql.outbox_listener import OutboxListener
-from adapters.sql.queries import SqlReadQueries
-from adapters.sql.unit_of_work import SqlUnitOfWorkFactory
-from adapters.sql.webhooks import SqlWebhookStore
 from adapters.system import SystemClock, UuidGenerator
 from adapters.tracing import otel
-from adapters.webhooks.http_sender import HttpxWebhookSender, SocketResolver
 from adapters.webhooks.metrics import count_outcome
 from core.ports.errors import DependencyUnavailable
 from core.ports.queries import HealthCheck
@@ -58,8 +46,12 @@ from core.use_cases.principals import Authenticate, CreatePrincipal, ListPrincip
 from core.use_cases.queries import OrderQueries, OutboxQueries, ProductQueries
 from core.use_cases.webhook_delivery import DeliverWebhooks, FanOutWebhooks
 from core.use_cases.webhooks import TargetGuard, WebhookAdmin, WebhookPolicy
+from entrypoints import lazy_adapters as lazy
 from entrypoints.settings import ConfigError, Settings
 from entrypoints.sweeper import Sweeper
+
+if TYPE_CHECKING:
+    from adapters.sql.outbox_listener import OutboxListener
 
 
 def open_payments_ledger(path: str, storage: str) -> LedgerStore:
@@ -74,14 +66,6 @@ def open_payments_ledger(path: str, storage: str) -> LedgerStore:
     return SqliteLedger.temporary()
 
 
-def open_database(url: str) -> SqlDatabase:
-    """The SQL engine for ORDERLY_DATABASE_URL (built on first use, never at import)."""
-    try:
-        return SqlDatabase.from_url(url)
-    except InvalidDatabaseUrl as exc:
-        raise ConfigError(f"ORDERLY_DATABASE_URL: {exc}") from None
-
-
 class Container(containers.DeclarativeContainer):
     config = providers.Configuration()
 
@@ -93,31 +77,29 @@ class Container(containers.DeclarativeContainer):
 
     # Storage: repositories + unit of work, read side, and the relay's outbox.
     memory_store = providers.ThreadSafeSingleton(MemoryStore)
-    database = providers.Singleton(open_database, config.database_url)
+    database = providers.Singleton(lazy.open_database, config.database_url)
     uow_factory = providers.Selector(
         config.storage,
         memory=providers.Singleton(MemoryUnitOfWorkFactory, memory_store, ids, clock, commit_hooks),
-        sql=providers.Singleton(SqlUnitOfWorkFactory, database, ids, clock, commit_hooks),
+        sql=providers.Singleton(lazy.sql_unit_of_work_factory, database, ids, clock, commit_hooks),
     )
     # One read side per storage serves every narrow read port (core/ports/queries.py);
     # readiness gets it as its HealthCheck (an alias: overriding either overrides both).
     queries = providers.Selector(
         config.storage,
         memory=providers.Singleton(MemoryReadQueries, memory_store, clock),
-        sql=providers.Singleton(SqlReadQueries, database, clock),
+        sql=providers.Singleton(lazy.sql_read_queries, database, clock),
     )
     health_check: providers.Provider[HealthCheck] = queries
     outbox = providers.Selector(
         config.storage,
         memory=providers.Singleton(MemoryOutbox, memory_store),
-        sql=providers.Singleton(
-            SqlOutbox, database, clock, lease_seconds=config.outbox_lease_seconds
-        ),
+        sql=providers.Singleton(lazy.sql_outbox, database, clock, config.outbox_lease_seconds),
     )
     dead_letter_store = providers.Selector(
         config.storage,
         memory=providers.Singleton(MemoryDeadLetterStore, memory_store),
-        sql=providers.Singleton(SqlDeadLetterStore, database),
+        sql=providers.Singleton(lazy.sql_dead_letter_store, database),
     )
 
     # The outside world.
@@ -146,7 +128,7 @@ class Container(containers.DeclarativeContainer):
     webhook_store = providers.Selector(
         config.storage,
         memory=providers.ThreadSafeSingleton(MemoryWebhookStore, memory_store),
-        sql=providers.Singleton(SqlWebhookStore, database),
+        sql=providers.Singleton(lazy.sql_webhook_store, database),
     )
     webhook_policy = providers.Singleton(
         WebhookPolicy,
@@ -157,12 +139,12 @@ class Container(containers.DeclarativeContainer):
         breaker_cooldown_seconds=config.webhook_breaker_cooldown_seconds,
         allow_private_networks=config.webhooks_allow_private_networks,
     )
-    host_resolver = providers.Singleton(SocketResolver)
+    host_resolver = providers.Singleton(lazy.socket_resolver)
     webhook_guard = providers.Singleton(
         TargetGuard, host_resolver, config.webhooks_allow_private_networks
     )
     webhook_sender = providers.ThreadSafeSingleton(
-        HttpxWebhookSender, config.webhook_timeout_seconds
+        lazy.httpx_webhook_sender, config.webhook_timeout_seconds
     )
     webhook_fanout = providers.ThreadSafeSingleton(FanOutWebhooks, webhook_store, clock)
     webhook_admin = providers.Singleton(WebhookAdmin, webhook_store, webhook_guard, clock, ids)
@@ -196,16 +178,18 @@ class Container(containers.DeclarativeContainer):
     # RabbitMQ: the layout, the relay's confirming publisher, operators' DLQ, readiness.
     # Factories where a connection is held: pika connections are one per thread.
     rabbitmq_topology = providers.Singleton(
-        Topology.for_handlers, handlers, config.max_delivery_attempts, config.retry_delay_ms
+        lazy.rabbitmq_topology, handlers, config.max_delivery_attempts, config.retry_delay_ms
     )
-    rabbitmq_publisher = providers.Factory(RabbitPublisher, config.rabbitmq_url, rabbitmq_topology)
+    rabbitmq_publisher = providers.Factory(
+        lazy.rabbitmq_publisher, config.rabbitmq_url, rabbitmq_topology
+    )
     # Operators' dead letters (`orderly dlq`, the depth gauge), by messaging mode.
     dead_letters: providers.Provider[DeadLetters] = providers.Selector(
         config.messaging,
-        rabbitmq=providers.Factory(DeadLetterQueue, config.rabbitmq_url, rabbitmq_topology),
+        rabbitmq=providers.Factory(lazy.dead_letter_queue, config.rabbitmq_url, rabbitmq_topology),
         inprocess=providers.Singleton(StoredDeadLetters, dead_letter_store, dispatcher),
     )
-    broker_health = providers.Singleton(BrokerHealth, config.rabbitmq_url)
+    broker_health = providers.Singleton(lazy.broker_health, config.rabbitmq_url)
 
     # Use cases.
     create_product = providers.Singleton(CreateProduct, uow_factory, clock, config.currency)
@@ -316,7 +300,7 @@ def listen_for_outbox(container: Container, wake: Callable[[], None]) -> OutboxL
     """On PostgreSQL, wake a relay as soon as any process commits outbox rows."""
     if container.config.storage() != "sql" or container.database().is_sqlite:
         return None
-    return OutboxListener(container.config.database_url(), wake).start()
+    return lazy.outbox_listener(container.config.database_url(), wake)
 
 
 class InProcessDelivery:

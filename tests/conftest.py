@@ -17,8 +17,6 @@ from collections.abc import Iterator
 import pytest
 
 from adapters.system import FixedClock
-from entrypoints.container import Container, build_container, start_delivery
-from entrypoints.settings import Settings
 from tests.sent_notifications import SentNotifications
 
 POSTGRES_HOST, POSTGRES_PORT = "127.0.0.1", 5432
@@ -53,16 +51,6 @@ def sent_notifications() -> Iterator[SentNotifications]:
     """The notifications logged during the test (the log line is the notifier's record)."""
     with SentNotifications().attached() as sent:
         yield sent
-
-
-@pytest.fixture
-def memory_container(clock: FixedClock) -> Iterator[Container]:
-    """A container on in-memory adapters with synchronous delivery and a fixed clock."""
-    container = build_container(Settings(database_url="memory://"))
-    container.clock.override(clock)
-    start_delivery(container)
-    yield container
-    container.unwire()
 
 
 def _admin_pg_conninfo() -> str:

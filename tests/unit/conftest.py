@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import socket
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
 from adapters.system import FixedClock
-from entrypoints.container import Container
+from entrypoints.container import Container, start_delivery
 from tests.sent_notifications import SentNotifications
+from tests.unit.containers import lend, recycle_all
 from tests.unit.shop import Shop, build_shop
 
 MakeShop = Callable[..., Shop]
@@ -27,6 +28,22 @@ def no_io(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(socket.socket, "connect", refuse)
     monkeypatch.setattr(socket, "create_connection", refuse)
     monkeypatch.setattr(sqlite3, "connect", refuse)
+
+
+@pytest.fixture(autouse=True)
+def recycled_containers() -> Iterator[None]:
+    """Containers lent during a test (tests/unit/containers.py) are reset after it."""
+    yield
+    recycle_all()
+
+
+@pytest.fixture
+def memory_container(clock: FixedClock) -> Container:
+    """A container on in-memory adapters with synchronous delivery and a fixed clock."""
+    container = lend()
+    container.clock.override(clock)
+    start_delivery(container)
+    return container
 
 
 @pytest.fixture

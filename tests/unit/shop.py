@@ -31,10 +31,11 @@ from core.use_cases.ordering import (
     ShipOrderCommand,
 )
 from core.use_cases.support import Actor
-from entrypoints.container import Container, build_container, start_delivery
+from entrypoints.container import Container, start_delivery
 from entrypoints.settings import Settings
 from tests.payments_ledger import LedgerReader
 from tests.sent_notifications import SentNotifications
+from tests.unit.containers import lend
 
 ADMIN = Actor("admin-1", Role.ADMIN)
 ALICE = Actor("alice-1", Role.CUSTOMER)
@@ -84,7 +85,7 @@ def build_shop(
     """A memory container with test doubles wired in *before* delivery is started
     (start_delivery builds the handlers, so later overrides would not reach them).
     A `gateway` built on its own ledger store comes with it as `ledger`, for `Shop.ledger`."""
-    container = build_container(Settings(database_url="memory://", **settings))
+    container = lend(Settings(database_url="memory://", **settings))
     container.clock.override(clock)
     if gateway is not None:
         container.gateway.override(providers.Object(gateway))

@@ -8,6 +8,7 @@ source files, the only files the unit suite opens.
 from __future__ import annotations
 
 import ast
+import functools
 import sys
 from pathlib import Path
 
@@ -24,7 +25,8 @@ def _name(path: Path) -> str:
     return path.relative_to(CORE).as_posix()
 
 
-def _imports(source: str) -> set[str]:
+@functools.cache  # two tests read each domain module, and parsing is this file's cost
+def _imports(source: str) -> frozenset[str]:
     """Absolute module names imported by `source`; relative imports count as core."""
     names: set[str] = set()
     for node in ast.walk(ast.parse(source)):
@@ -37,7 +39,7 @@ def _imports(source: str) -> set[str]:
             called = func.id if isinstance(func, ast.Name) else getattr(func, "attr", "")
             if called in {"__import__", "import_module"}:
                 names.add("<dynamic import>")
-    return names
+    return frozenset(names)
 
 
 def _foreign(source: str) -> set[str]:

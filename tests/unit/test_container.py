@@ -4,10 +4,18 @@ from __future__ import annotations
 
 import threading
 
+import pytest
+from dependency_injector import providers
+
 from adapters.payments.guard import GuardedGateway
+from adapters.payments.simulated import SimulatedGateway
+from adapters.system import FixedClock, SystemClock
+from core.domain.errors import NotFound
+from core.use_cases.catalog import CreateProductCommand
 from core.use_cases.handlers import ChargePayment
-from entrypoints.container import Container, build_container
+from entrypoints.container import Container, build_container, start_delivery
 from entrypoints.settings import Settings
+from tests.unit.containers import lend, recycle
 
 
 def _first_use_from_threads(container: Container, threads_n: int) -> list[tuple[int, ...]]:
@@ -50,3 +58,32 @@ def test_concurrent_first_use_builds_each_stateful_adapter_once() -> None:
         assert len(set(seen)) == 1
         _, gateway, handlers_gateway, _, hooks, uow_hooks = seen[0]
         assert gateway == handlers_gateway and hooks == uow_hooks
+
+
+def test_a_recycled_container_keeps_nothing_of_its_last_use() -> None:
+    """The unit suite recycles memory containers instead of rebuilding them
+    (tests/unit/containers.py): the next user must find it as `build_container` made it."""
+    settings = Settings(database_url="memory://", payments_decline_above=1234)
+    first = lend(settings)
+    fixed = FixedClock()
+    first.clock.override(fixed)
+    first.gateway.override(providers.Object(object()))
+    start_delivery(first)
+    first.create_product()(CreateProductCommand("AB-1", "Widget", 100))
+    old = (first.memory_store(), first.commit_hooks(), first.payments_ledger(), first.notifier())
+    clock: object = first.clock()
+    assert old[0].products and clock is fixed
+
+    recycle(first)
+    again = lend(settings)
+
+    assert again is first  # recycled, not rebuilt
+    new = (again.memory_store(), again.commit_hooks(), again.payments_ledger(), again.notifier())
+    assert all(n is not o for n, o in zip(new, old, strict=True))
+    assert not again.memory_store().products
+    with pytest.raises(NotFound):
+        again.product_queries().get("AB-1")
+    assert isinstance(again.clock(), SystemClock)
+    assert isinstance(again.gateway(), SimulatedGateway)
+    assert again.config.payments_decline_above() == 1234
+    assert again.config.storage() == "memory"

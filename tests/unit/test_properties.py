@@ -40,6 +40,7 @@ from core.domain.errors import (
 from core.use_cases.support import Actor
 from tests.payments_ledger import OrderFacts, assert_payments_audited
 from tests.sent_notifications import SentNotifications
+from tests.unit.containers import recycle
 from tests.unit.shop import ADMIN, ALICE, BOB, Shop, build_shop
 
 DECLINE_ABOVE = 1500
@@ -312,8 +313,11 @@ class OrderingMachine(RuleBasedStateMachine):
     def teardown(self) -> None:
         # Once everything is delivered: no order left pending, every refund and every
         # notification made exactly once.
-        with self._listening:
-            self.settle_and_audit()
+        try:
+            with self._listening:
+                self.settle_and_audit()
+        finally:
+            recycle(self.shop.c)  # each example a fresh container, without a rebuild
 
     def settle_and_audit(self) -> None:
         self.drain()
@@ -378,12 +382,17 @@ def test_a_sku_is_valid_exactly_when_the_spec_says_so(text: str) -> None:
 )
 def test_total_is_the_sum_of_line_totals(prices: list[int], data: st.DataObject) -> None:
     shop = build_shop(FixedClock())
-    skus = [f"P-{n}" for n in range(len(prices))]
-    for sku, price in zip(skus, prices, strict=True):
-        shop.product(sku, price=price, on_hand=1000)
-    quantities = data.draw(st.lists(st.integers(1, 1000), min_size=len(skus), max_size=len(skus)))
-    order = shop.place_result(list(zip(skus, quantities, strict=True))).order
-    expected = sum(p * q for p, q in zip(prices, quantities, strict=True))
-    assert order.total == sum(ln.line_total for ln in order.lines) == expected
-    (placed,) = shop.envelopes(lambda e: e.type == "OrderPlaced")
-    assert placed.payload["total"] == expected
+    try:
+        skus = [f"P-{n}" for n in range(len(prices))]
+        for sku, price in zip(skus, prices, strict=True):
+            shop.product(sku, price=price, on_hand=1000)
+        quantities = data.draw(
+            st.lists(st.integers(1, 1000), min_size=len(skus), max_size=len(skus))
+        )
+        order = shop.place_result(list(zip(skus, quantities, strict=True))).order
+        expected = sum(p * q for p, q in zip(prices, quantities, strict=True))
+        assert order.total == sum(ln.line_total for ln in order.lines) == expected
+        (placed,) = shop.envelopes(lambda e: e.type == "OrderPlaced")
+        assert placed.payload["total"] == expected
+    finally:
+        recycle(shop.c)  # each example a fresh container, without a rebuild

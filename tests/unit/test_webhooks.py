@@ -21,8 +21,9 @@ from core.use_cases.catalog import CreateProductCommand
 from core.use_cases.inventory import AdjustStockCommand
 from core.use_cases.webhook_delivery import DeliverWebhooks
 from core.use_cases.webhooks import SubscriptionChanges, WebhookAdmin
-from entrypoints.container import Container, build_container
+from entrypoints.container import Container
 from entrypoints.settings import Settings
+from tests.unit.containers import lend
 
 URL = "https://hooks.example.com/orderly"
 
@@ -54,7 +55,7 @@ class Hooks:
 
 
 def _hooks(clock: FixedClock, relay: bool) -> Hooks:
-    container = build_container(
+    container = lend(
         Settings(
             database_url="memory://",
             webhook_retry_base_seconds=10.0,
@@ -314,9 +315,7 @@ def test_unsafe_targets_are_refused_naming_the_field(
 
 
 def test_private_targets_allowed_when_configured(clock: FixedClock) -> None:
-    container = build_container(
-        Settings(database_url="memory://", webhooks_allow_private_networks=True)
-    )
+    container = lend(Settings(database_url="memory://", webhooks_allow_private_networks=True))
     container.host_resolver.override(MemoryResolver())
     admin: WebhookAdmin = container.webhook_admin()
     assert admin.create("http://127.0.0.1:9/x", ["*"]).subscription.url == "http://127.0.0.1:9/x"
