@@ -3,7 +3,7 @@
 SQLAlchemy, psycopg, pika and httpx cost about half a second of imports together. The
 container names these functions instead of the classes, so a process (or test) on the
 memory store with in-process messaging never loads them; one on SQL or RabbitMQ loads
-them when its first provider is built (docs/decisions/0011-adapters-imported-on-first-use.md).
+them when its first provider is built (docs/decisions/0014-adapters-imported-on-first-use.md).
 """
 
 from __future__ import annotations
