@@ -11,7 +11,7 @@ from core.domain.events import EventRecorder
 from core.domain.idempotency import IdempotencyRecord
 from core.domain.orders import Order, OrderStatus
 from core.domain.principals import Principal
-from core.domain.stock import StockItem
+from core.domain.stock import Reservation, StockItem
 from core.ports.errors import ConcurrencyConflict, DuplicateIdempotencyKey
 
 K = TypeVar("K")
@@ -30,6 +30,8 @@ class StagedTable(Generic[K, V]):
     def get(self, key: K) -> V | None:
         if key in self.loaded:
             return self.loaded[key]
+        if key in self.deleted and key not in self.written:
+            return None
         value = self.written.get(key, self.committed.get(key))
         if value is None:
             return None
@@ -38,7 +40,7 @@ class StagedTable(Generic[K, V]):
         return mine
 
     def exists(self, key: K) -> bool:
-        return key in self.written or key in self.committed
+        return key in self.written or (key in self.committed and key not in self.deleted)
 
     def write(self, key: K, value: V) -> None:
         self.loaded[key] = value
@@ -104,64 +106,49 @@ def untracked(_: object) -> None:
     """For aggregates that record no events (payments, principals)."""
 
 
-class MemoryStockRepository:
-    """Stock items are handed out without reservations, or with one order's only."""
-
+class MemoryStockRepository(MemoryRepository[StockItem]):
     def __init__(self, table: StagedTable[str, StockItem], track: Track) -> None:
-        self._t = table
-        self._track = track
-        self._scope: dict[str, str | None] = {}
+        super().__init__(table, "sku", "stock for", track)
 
-    def _full(self, sku: str) -> StockItem | None:
-        if sku in self._t.written:
-            return self._t.written[sku]
-        stored = self._t.committed.get(sku)
-        return copy.deepcopy(stored) if stored is not None else None
-
-    def _view(self, full: StockItem, order_id: str | None) -> StockItem:
-        reservations = {}
-        if order_id is not None and order_id in full.reservations:
-            reservations[order_id] = full.reservations[order_id]
-        self._scope[full.sku] = order_id
-        return StockItem(full.sku, full.on_hand, full.reserved, reservations, full.version)
-
-    def get(self, sku: str) -> StockItem | None:
-        full = self._full(sku)
-        return None if full is None else self._view(full, None)
-
-    def get_for_order(
-        self, skus: Sequence[str], order_id: str, lock: bool = True
-    ) -> dict[str, StockItem]:
+    def get_many(self, keys: Iterable[str], lock: bool = True) -> dict[str, StockItem]:
         # One lock guards the whole store here: `lock` changes nothing.
-        found = {}
-        for sku in skus:
-            full = self._full(sku)
-            if full is not None:
-                found[sku] = self._view(full, order_id)
-        return found
+        return super().get_many(keys)
 
-    def add(self, item: StockItem) -> None:
-        if self._t.exists(item.sku):
-            raise ConcurrencyConflict(f"stock for {item.sku} was added concurrently")
-        self._t.written[item.sku] = copy.deepcopy(item)
-        self._scope[item.sku] = None
-        self._track(item)
 
-    def save(self, item: StockItem) -> None:
-        full = self._full(item.sku)
-        if full is None:
-            raise ConcurrencyConflict(f"stock for {item.sku} does not exist")
-        full.on_hand = item.on_hand
-        full.reserved = item.reserved
-        full.version = item.version
-        order_id = self._scope.get(item.sku)
-        if order_id is not None:
-            if order_id in item.reservations:
-                full.reservations[order_id] = item.reservations[order_id]
-            else:
-                full.reservations.pop(order_id, None)
-        self._t.written[item.sku] = full
-        self._track(item)
+class MemoryReservationRepository:
+    """Each order's reservations stored together, under the order's id, so loading
+    them is one lookup; callers get copies and write back through `add` and `save`."""
+
+    def __init__(self, table: StagedTable[str, dict[str, Reservation]]) -> None:
+        self._t = table
+
+    def of_order(self, order_id: str) -> dict[str, Reservation]:
+        return {sku: copy.copy(r) for sku, r in (self._t.get(order_id) or {}).items()}
+
+    def add(self, reservation: Reservation) -> None:
+        held = self._t.get(reservation.order_id) or {}
+        if reservation.sku in held:
+            raise ConcurrencyConflict(
+                f"order {reservation.order_id} already holds a reservation on {reservation.sku}"
+            )
+        held[reservation.sku] = copy.copy(reservation)
+        self._t.write(reservation.order_id, held)
+
+    def save(self, reservation: Reservation) -> None:
+        held = self._t.get(reservation.order_id) or {}
+        if reservation.sku not in held:  # as in SQL: ended by another transaction
+            raise ConcurrencyConflict(
+                f"order {reservation.order_id} holds no reservation on {reservation.sku}"
+            )
+        if not reservation.ended:
+            held[reservation.sku] = copy.copy(reservation)
+            self._t.write(reservation.order_id, held)
+            return
+        del held[reservation.sku]
+        if held:
+            self._t.write(reservation.order_id, held)
+        else:
+            self._t.delete(reservation.order_id)
 
 
 class MemoryOrderRepository(MemoryRepository[Order]):

@@ -16,7 +16,7 @@ from core.domain.idempotency import IdempotencyRecord
 from core.domain.orders import Order
 from core.domain.payments import Payment
 from core.domain.principals import Principal
-from core.domain.stock import StockItem
+from core.domain.stock import Reservation, StockItem
 from core.ports.messaging import DeadLetter
 
 
@@ -33,6 +33,8 @@ class OutboxRow:
 class MemoryStore:
     products: dict[str, Product] = field(default_factory=dict)
     stock: dict[str, StockItem] = field(default_factory=dict)
+    # order id -> that order's reservations, by SKU
+    reservations: dict[str, dict[str, Reservation]] = field(default_factory=dict)
     orders: dict[str, Order] = field(default_factory=dict)
     payments: dict[str, Payment] = field(default_factory=dict)
     principals: dict[str, Principal] = field(default_factory=dict)
@@ -47,4 +49,13 @@ class MemoryStore:
         with self.lock:
             for item in self.stock.values():
                 assert 0 <= item.reserved <= item.on_hand, item.sku
-                assert item.reserved == sum(item.reservations.values()), item.sku
+                assert item.reserved == sum(self.reservations_on(item.sku).values()), item.sku
+
+    def reservations_on(self, sku: str) -> dict[str, int]:
+        """Quantity held on `sku`, by order id (a scan: for checks, not for commands)."""
+        with self.lock:
+            return {
+                order_id: held[sku].quantity
+                for order_id, held in self.reservations.items()
+                if sku in held
+            }

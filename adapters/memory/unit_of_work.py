@@ -10,6 +10,7 @@ from adapters.memory.repositories import (
     MemoryOrderRepository,
     MemoryPrincipalRepository,
     MemoryRepository,
+    MemoryReservationRepository,
     MemoryStockRepository,
     StagedTable,
     untracked,
@@ -41,14 +42,16 @@ class MemoryUnitOfWork(UnitOfWork):
         self._tables: list[StagedTable[Any, Any]] = [
             StagedTable(s.products),
             StagedTable(s.stock),
+            StagedTable(s.reservations),
             StagedTable(s.orders),
             StagedTable(s.payments),
             StagedTable(s.principals),
             StagedTable(s.idempotency),
         ]
-        products, stock, orders, payments, principals, idem = self._tables
+        products, stock, reservations, orders, payments, principals, idem = self._tables
         self.products = MemoryRepository(products, "sku", "product", self.track)
         self.stock = MemoryStockRepository(stock, self.track)
+        self.reservations = MemoryReservationRepository(reservations)
         self.orders = MemoryOrderRepository(orders, self.track)
         self.payments = MemoryRepository(payments, "order_id", "payment for", untracked)
         self.principals = MemoryPrincipalRepository(principals)

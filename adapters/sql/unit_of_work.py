@@ -21,6 +21,7 @@ from adapters.sql.repositories.payments import SqlPaymentRepository
 from adapters.sql.repositories.principals import SqlPrincipalRepository
 from adapters.sql.repositories.products import SqlProductRepository
 from adapters.sql.repositories.records import SqlIdempotencyRepository, SqlInbox
+from adapters.sql.repositories.reservations import SqlReservationRepository
 from adapters.sql.repositories.stock import SqlStockRepository
 from adapters.sql.repositories.write_queue import WriteQueue
 from adapters.sql.tables import outbox
@@ -89,6 +90,7 @@ class SqlUnitOfWork(UnitOfWork):
         self._queue = WriteQueue(conn)
         self.products = SqlProductRepository(conn, self._queue, self.track)
         self.stock = SqlStockRepository(conn, self._queue, self.track)
+        self.reservations = SqlReservationRepository(conn, self._queue)
         self.orders = SqlOrderRepository(conn, self.track)
         self.payments = SqlPaymentRepository(conn)
         self.principals = SqlPrincipalRepository(conn)

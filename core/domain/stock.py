@@ -1,13 +1,14 @@
 """Stock items and the reservations that orders hold on them.
 
-`reservations` maps order id to reserved quantity. Repositories load only the
-reservations a unit of work needs (those of the order being placed, cancelled
-or shipped), so a popular SKU never drags every open order into memory; the
-`reserved` counter is the total over all of them.
+A `StockItem` carries counters only: `reserved` is the total over every open
+reservation of its SKU. A `Reservation` is an entity of its own (one order, one
+SKU), loaded by order through its repository, so a popular SKU never drags every
+open order into memory (docs/decisions/0015-reservation-entity.md).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from core.domain.catalog import validate_sku
@@ -33,15 +34,31 @@ def validate_reason(reason: str) -> str:
     return reason
 
 
+@dataclass
+class Reservation:
+    """Units of one SKU held for one order, from placement until the order is
+    cancelled (released) or shipped (committed). Ending it is a one-way step, so a
+    reservation is given back at most once; its repository then removes it."""
+
+    order_id: str
+    sku: str
+    quantity: int
+    ended: bool = False
+
+    def __post_init__(self) -> None:
+        if self.quantity <= 0:
+            raise ValidationError("reservation quantity must be positive")
+
+    def end(self) -> int:
+        """The quantity it held, the first time; 0 once it has ended."""
+        if self.ended:
+            return 0
+        self.ended = True
+        return self.quantity
+
+
 class StockItem(EventRecorder):
-    def __init__(
-        self,
-        sku: str,
-        on_hand: int = 0,
-        reserved: int = 0,
-        reservations: dict[str, int] | None = None,
-        version: int = 1,
-    ) -> None:
+    def __init__(self, sku: str, on_hand: int = 0, reserved: int = 0, version: int = 1) -> None:
         super().__init__()
         self.sku = validate_sku(sku)
         if on_hand < 0 or reserved < 0 or reserved > on_hand:
@@ -50,7 +67,6 @@ class StockItem(EventRecorder):
             )
         self.on_hand = on_hand
         self.reserved = reserved
-        self.reservations: dict[str, int] = dict(reservations or {})
         self.version = version
 
     @property
@@ -60,35 +76,39 @@ class StockItem(EventRecorder):
     def can_reserve(self, quantity: int) -> bool:
         return 0 < quantity <= self.available
 
-    def reserve(self, order_id: str, quantity: int) -> None:
+    def reserve(self, order_id: str, quantity: int) -> Reservation:
+        """Hold `quantity` for `order_id`; the caller stores the reservation returned."""
         if quantity <= 0:
             raise ValidationError("reservation quantity must be positive")
-        if order_id in self.reservations:
-            raise ValidationError(f"order {order_id} already holds a reservation on {self.sku}")
         if quantity > self.available:
             raise StockBelowReserved(
                 f"cannot reserve {quantity} of {self.sku}: only {self.available} available"
             )
         self.reserved += quantity
-        self.reservations[order_id] = quantity
         self.version += 1
+        return Reservation(order_id, self.sku, quantity)
 
-    def release(self, order_id: str) -> int:
-        """Give an order's reservation back; a reservation is released at most once."""
-        quantity = self.reservations.pop(order_id, 0)
+    def release(self, reservation: Reservation) -> int:
+        """Give a reservation back; a reservation is released at most once."""
+        quantity = self._end(reservation)
         if quantity:
             self.reserved -= quantity
             self.version += 1
         return quantity
 
-    def commit(self, order_id: str) -> int:
+    def commit(self, reservation: Reservation) -> int:
         """Shipping: the reserved units leave the warehouse."""
-        quantity = self.reservations.pop(order_id, 0)
+        quantity = self._end(reservation)
         if quantity:
             self.reserved -= quantity
             self.on_hand -= quantity
             self.version += 1
         return quantity
+
+    def _end(self, reservation: Reservation) -> int:
+        if reservation.sku != self.sku:
+            raise ValueError(f"a reservation on {reservation.sku} is not held on {self.sku}")
+        return reservation.end()
 
     def set_on_hand(self, on_hand: int, now: datetime, reason: str = "set") -> None:
         if (

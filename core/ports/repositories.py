@@ -16,7 +16,7 @@ from core.domain.idempotency import IdempotencyRecord
 from core.domain.orders import Order
 from core.domain.payments import Payment
 from core.domain.principals import Principal
-from core.domain.stock import StockItem
+from core.domain.stock import Reservation, StockItem
 
 
 class ProductRepository(Protocol):
@@ -27,14 +27,11 @@ class ProductRepository(Protocol):
 
 
 class StockRepository(Protocol):
-    def get(self, sku: str) -> StockItem | None:
-        """The stock item with no reservations loaded (for set/adjust)."""
-        ...
+    def get(self, sku: str) -> StockItem | None: ...
 
-    def get_for_order(
-        self, skus: Sequence[str], order_id: str, lock: bool = True
-    ) -> dict[str, StockItem]:
-        """Stock items locked for change, each with `order_id`'s reservation loaded.
+    def get_many(self, skus: Sequence[str], lock: bool = True) -> dict[str, StockItem]:
+        """The stock items that exist among `skus`, by SKU, locked for change in SKU
+        order (docs/decisions/0002-lock-order-by-sku.md), in one query.
 
         `lock=False` (placing an order): an adapter with row locks may read without
         them and apply a change to `reserved` at `save` as one conditional update, so
@@ -44,6 +41,27 @@ class StockRepository(Protocol):
 
     def add(self, item: StockItem) -> None: ...
     def save(self, item: StockItem) -> None: ...
+
+
+class ReservationRepository(Protocol):
+    """Reservations are stored one per (order, SKU) and loaded by order: a command
+    acting on an order (cancel, ship, expire) loads that order's only."""
+
+    def of_order(self, order_id: str) -> dict[str, Reservation]:
+        """The reservations `order_id` holds, by SKU (one query; nothing is locked:
+        the order's own row lock serialises the commands that end them)."""
+        ...
+
+    def add(self, reservation: Reservation) -> None:
+        """Store a new one; ConcurrencyConflict (now or at commit) if the order already
+        holds one on that SKU."""
+        ...
+
+    def save(self, reservation: Reservation) -> None:
+        """Store its quantity, or remove it once it has ended (released or shipped);
+        ConcurrencyConflict (now or at commit) if it is no longer stored, so two
+        transactions can never both give the same reservation back."""
+        ...
 
 
 class OrderRepository(Protocol):

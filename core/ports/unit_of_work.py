@@ -24,6 +24,7 @@ from core.ports.repositories import (
     PaymentRepository,
     PrincipalRepository,
     ProductRepository,
+    ReservationRepository,
     StockRepository,
 )
 from core.ports.system import Clock, IdGenerator
@@ -34,6 +35,7 @@ AfterCommit = Callable[[list[EventEnvelope]], None]
 class UnitOfWork(ABC):
     products: ProductRepository
     stock: StockRepository
+    reservations: ReservationRepository
     orders: OrderRepository
     payments: PaymentRepository
     principals: PrincipalRepository

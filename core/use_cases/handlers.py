@@ -39,7 +39,7 @@ from core.ports.notifications import Notification, Notifier
 from core.ports.payments import ChargeResult, ChargeStatus, PaymentGateway, RefundResult
 from core.ports.system import Clock
 from core.ports.unit_of_work import UnitOfWork, UnitOfWorkFactory
-from core.use_cases.ordering import release_reservations
+from core.use_cases.reservations import release_reservations
 from core.use_cases.support import with_retries
 
 WEBHOOK_FANOUT = "webhooks.fanout"

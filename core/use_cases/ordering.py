@@ -30,6 +30,7 @@ from core.ports.errors import ConcurrencyConflict, DuplicateIdempotencyKey
 from core.ports.queries import OrderView
 from core.ports.system import Clock, IdGenerator
 from core.ports.unit_of_work import UnitOfWork, UnitOfWorkFactory
+from core.use_cases.reservations import commit_reservations, release_reservations
 from core.use_cases.support import Actor, Changed, require_plausible_order_id, with_retries
 from core.use_cases.views import order_view, order_view_from_dict, order_view_to_dict
 
@@ -129,7 +130,8 @@ class PlaceOrder:
         order_id = self._ids.new_id()
         # Read in SKU order; with row locks, they are taken by the reservation itself,
         # late, in SKU order (no deadlock), and a lost race is retried (see the port).
-        stock = uow.stock.get_for_order(sorted(skus), order_id, lock=False)
+        # A new order holds no reservations yet: none are loaded.
+        stock = uow.stock.get_many(sorted(skus), lock=False)
         shortages = [
             Shortage(ln.sku, ln.quantity, stock[ln.sku].available if ln.sku in stock else 0)
             for ln in cmd.lines
@@ -139,8 +141,9 @@ class PlaceOrder:
             raise InsufficientStock(shortages)
         for ln in cmd.lines:
             item = stock[ln.sku]
-            item.reserve(order_id, ln.quantity)
+            reservation = item.reserve(order_id, ln.quantity)
             uow.stock.save(item)
+            uow.reservations.add(reservation)
         order = Order.place(
             order_id,
             cmd.customer_id,
@@ -150,13 +153,6 @@ class PlaceOrder:
         )
         uow.orders.add(order)
         return order
-
-
-def release_reservations(uow: UnitOfWork, order: Order) -> None:
-    stock = uow.stock.get_for_order(sorted(ln.sku for ln in order.lines), order.id)
-    for item in stock.values():
-        item.release(order.id)
-        uow.stock.save(item)
 
 
 @dataclass(frozen=True)
@@ -223,10 +219,7 @@ class ShipOrder:
                     raise NotFound(f"order {cmd.order_id} not found")
                 changed = order.ship(self._clock.now())
                 if changed:
-                    stock = uow.stock.get_for_order(sorted(ln.sku for ln in order.lines), order.id)
-                    for item in stock.values():
-                        item.commit(order.id)
-                        uow.stock.save(item)
+                    commit_reservations(uow, order)
                     uow.orders.save(order)
                     uow.commit()
                 return Changed(order_view(order), changed)

@@ -33,10 +33,11 @@ def reserve_and_place(
     uow: UnitOfWork, order_id: str, lines: dict[str, int], now: datetime, customer: str = "c1"
 ) -> Order:
     """Reserve every line and add the order, as PlaceOrder does (without committing)."""
-    items = uow.stock.get_for_order(sorted(lines), order_id)
+    items = uow.stock.get_many(sorted(lines))
     for sku, quantity in lines.items():
-        items[sku].reserve(order_id, quantity)
+        reservation = items[sku].reserve(order_id, quantity)
         uow.stock.save(items[sku])
+        uow.reservations.add(reservation)
     order = Order.place(
         order_id,
         customer,
@@ -59,3 +60,8 @@ def place(
         order = reserve_and_place(uow, order_id, lines, now, customer)
         uow.commit()
     return order
+
+
+def held(uow: UnitOfWork, order_id: str) -> dict[str, int]:
+    """The quantities `order_id` holds, by SKU, as stored."""
+    return {sku: r.quantity for sku, r in uow.reservations.of_order(order_id).items()}

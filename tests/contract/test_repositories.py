@@ -11,9 +11,9 @@ from core.domain.money import Money
 from core.domain.orders import CancelReason, Order, OrderLine, OrderStatus
 from core.domain.payments import Payment, PaymentStatus
 from core.domain.principals import Principal, Role, hash_api_key
-from core.domain.stock import StockItem
+from core.domain.stock import Reservation, StockItem
 from core.ports.errors import ConcurrencyConflict
-from tests.contract.builders import add_product, place
+from tests.contract.builders import add_product, held, place
 from tests.contract.conftest import Backend
 
 # --- products -----------------------------------------------------------------
@@ -81,51 +81,85 @@ def test_saving_a_product_that_was_never_stored_is_a_conflict(backend: Backend) 
 # --- stock --------------------------------------------------------------------
 
 
-def test_stock_get_loads_counters_but_no_reservations(backend: Backend) -> None:
+def test_stock_get_loads_counters_and_reservations_are_loaded_apart(backend: Backend) -> None:
     now = backend.clock.now()
     add_product(backend.uow, now, "SKU-1", on_hand=10)
     place(backend.uow, "order-a", {"SKU-1": 2}, now)
     with backend.uow() as uow:
         item = uow.stock.get("SKU-1")
         assert uow.stock.get("NOPE") is None
+        reservations = held(uow, "order-a")
     assert item is not None
-    assert (item.on_hand, item.reserved, item.available, item.reservations) == (10, 2, 8, {})
+    assert (item.on_hand, item.reserved, item.available, reservations) == (10, 2, 8, {"SKU-1": 2})
 
 
-def test_get_for_order_loads_only_that_orders_reservation(backend: Backend) -> None:
+def test_reservations_are_loaded_by_order_only(backend: Backend) -> None:
     now = backend.clock.now()
     add_product(backend.uow, now, "SKU-1", on_hand=10)
     add_product(backend.uow, now, "SKU-2", on_hand=10)
     place(backend.uow, "order-a", {"SKU-1": 2, "SKU-2": 1}, now)
     place(backend.uow, "order-b", {"SKU-1": 3}, now)
     with backend.uow() as uow:
-        for_a = uow.stock.get_for_order(["SKU-2", "SKU-1", "NOPE"], "order-a")
-        for_c = uow.stock.get_for_order(["SKU-1"], "order-c")
-    assert sorted(for_a) == ["SKU-1", "SKU-2"]
-    assert for_a["SKU-1"].reservations == {"order-a": 2}
-    assert for_a["SKU-1"].reserved == 5
-    assert for_a["SKU-2"].reservations == {"order-a": 1}
-    assert for_c["SKU-1"].reservations == {}
-    assert for_c["SKU-1"].reserved == 5
+        stock = uow.stock.get_many(["SKU-2", "SKU-1", "NOPE"])
+        for_a = uow.reservations.of_order("order-a")
+        for_c = uow.reservations.of_order("order-c")
+    assert sorted(stock) == ["SKU-1", "SKU-2"]
+    assert for_a == {
+        "SKU-1": Reservation("order-a", "SKU-1", 2),
+        "SKU-2": Reservation("order-a", "SKU-2", 1),
+    }
+    assert stock["SKU-1"].reserved == 5
+    assert for_c == {}
+    assert stock["SKU-2"].reserved == 1
 
 
-def test_save_syncs_only_the_loaded_orders_reservation(backend: Backend) -> None:
+def test_releasing_removes_only_that_orders_reservation(backend: Backend) -> None:
     now = backend.clock.now()
     add_product(backend.uow, now, "SKU-1", on_hand=10)
     place(backend.uow, "order-a", {"SKU-1": 2}, now)
     place(backend.uow, "order-b", {"SKU-1": 3}, now)
     with backend.uow() as uow:
-        item = uow.stock.get_for_order(["SKU-1"], "order-a")["SKU-1"]
-        assert item.release("order-a") == 2
+        reservation = uow.reservations.of_order("order-a")["SKU-1"]
+        item = uow.stock.get_many(["SKU-1"])["SKU-1"]
+        assert item.release(reservation) == 2
         uow.stock.save(item)
+        uow.reservations.save(reservation)
         uow.commit()
     with backend.uow() as uow:
-        for_a = uow.stock.get_for_order(["SKU-1"], "order-a")["SKU-1"]
-        for_b = uow.stock.get_for_order(["SKU-1"], "order-b")["SKU-1"]
-    assert for_a.reservations == {} and for_a.reserved == 3
-    assert for_b.reservations == {"order-b": 3}
+        for_a, for_b = held(uow, "order-a"), held(uow, "order-b")
+        stored = uow.stock.get("SKU-1")
+    assert for_a == {} and stored is not None and stored.reserved == 3
+    assert for_b == {"SKU-1": 3}
     view = backend.queries.get_stock("SKU-1")
     assert view is not None and (view.on_hand, view.reserved, view.available) == (10, 3, 7)
+
+
+def test_a_reservation_is_removed_once(backend: Backend) -> None:
+    """A second transaction ending the same reservation (from a stale copy) loses."""
+    now = backend.clock.now()
+    add_product(backend.uow, now, "SKU-1", on_hand=10)
+    place(backend.uow, "order-a", {"SKU-1": 2}, now)
+    with backend.uow() as uow:
+        reservation = uow.reservations.of_order("order-a")["SKU-1"]
+    stale = Reservation("order-a", "SKU-1", 2)
+    assert reservation.end() == stale.end() == 2
+    with backend.uow() as uow:
+        uow.reservations.save(reservation)
+        uow.commit()
+    with pytest.raises(ConcurrencyConflict), backend.uow() as uow:
+        uow.reservations.save(stale)
+        uow.commit()
+
+
+def test_an_order_reserves_a_sku_once(backend: Backend) -> None:
+    now = backend.clock.now()
+    add_product(backend.uow, now, "SKU-1", on_hand=10)
+    place(backend.uow, "order-a", {"SKU-1": 2}, now)
+    with pytest.raises(ConcurrencyConflict), backend.uow() as uow:
+        uow.reservations.add(Reservation("order-a", "SKU-1", 1))
+        uow.commit()
+    with backend.uow() as uow:
+        assert held(uow, "order-a") == {"SKU-1": 2}
 
 
 def test_shipping_commits_the_reservation(backend: Backend) -> None:
@@ -133,13 +167,16 @@ def test_shipping_commits_the_reservation(backend: Backend) -> None:
     add_product(backend.uow, now, "SKU-1", on_hand=10)
     place(backend.uow, "order-a", {"SKU-1": 4}, now)
     with backend.uow() as uow:
-        item = uow.stock.get_for_order(["SKU-1"], "order-a")["SKU-1"]
-        assert item.commit("order-a") == 4
+        reservation = uow.reservations.of_order("order-a")["SKU-1"]
+        item = uow.stock.get_many(["SKU-1"])["SKU-1"]
+        assert item.commit(reservation) == 4
         uow.stock.save(item)
+        uow.reservations.save(reservation)
         uow.commit()
     with backend.uow() as uow:
-        again = uow.stock.get_for_order(["SKU-1"], "order-a")["SKU-1"]
-    assert (again.on_hand, again.reserved, again.reservations) == (6, 0, {})
+        again = uow.stock.get_many(["SKU-1"])["SKU-1"]
+        reservations = held(uow, "order-a")
+    assert (again.on_hand, again.reserved, reservations) == (6, 0, {})
 
 
 def test_a_changed_reservation_quantity_is_saved(backend: Backend) -> None:
@@ -147,15 +184,18 @@ def test_a_changed_reservation_quantity_is_saved(backend: Backend) -> None:
     add_product(backend.uow, now, "SKU-1", on_hand=10)
     place(backend.uow, "order-a", {"SKU-1": 2}, now)
     with backend.uow() as uow:
-        item = uow.stock.get_for_order(["SKU-1"], "order-a")["SKU-1"]
-        item.reservations["order-a"] = 5
+        reservation = uow.reservations.of_order("order-a")["SKU-1"]
+        item = uow.stock.get_many(["SKU-1"])["SKU-1"]
+        reservation.quantity = 5
         item.reserved = 5
         item.version += 1
         uow.stock.save(item)
+        uow.reservations.save(reservation)
         uow.commit()
     with backend.uow() as uow:
-        again = uow.stock.get_for_order(["SKU-1"], "order-a")["SKU-1"]
-    assert (again.reserved, again.reservations) == (5, {"order-a": 5})
+        again = uow.stock.get_many(["SKU-1"])["SKU-1"]
+        reservations = held(uow, "order-a")
+    assert (again.reserved, reservations) == (5, {"SKU-1": 5})
 
 
 def test_a_unit_of_work_reads_back_what_it_saved(backend: Backend) -> None:
@@ -163,13 +203,16 @@ def test_a_unit_of_work_reads_back_what_it_saved(backend: Backend) -> None:
     add_product(backend.uow, now, "SKU-1", on_hand=10)
     place(backend.uow, "order-a", {"SKU-1": 2}, now)
     with backend.uow() as uow:
-        item = uow.stock.get_for_order(["SKU-1"], "order-a")["SKU-1"]
-        item.release("order-a")
+        reservation = uow.reservations.of_order("order-a")["SKU-1"]
+        item = uow.stock.get_many(["SKU-1"])["SKU-1"]
+        item.release(reservation)
         uow.stock.save(item)
-        item.reserve("order-a", 5)  # released and taken again, in one transaction
+        uow.reservations.save(reservation)
+        # Released and taken again, in one transaction.
+        uow.reservations.add(item.reserve("order-a", 5))
         uow.stock.save(item)
-        again = uow.stock.get_for_order(["SKU-1"], "order-a")["SKU-1"]
-        assert (again.reserved, again.reservations, again.version) == (5, {"order-a": 5}, 5)
+        again = uow.stock.get_many(["SKU-1"])["SKU-1"]
+        assert (again.reserved, held(uow, "order-a"), again.version) == (5, {"SKU-1": 5}, 5)
         product = uow.products.get("SKU-1")
         assert product is not None
         product.update(now, name="Renamed")
@@ -178,11 +221,12 @@ def test_a_unit_of_work_reads_back_what_it_saved(backend: Backend) -> None:
         assert (reloaded.name, reloaded.version) == ("Renamed", 2)
         uow.commit()
     with backend.uow() as uow:
-        stored = uow.stock.get_for_order(["SKU-1"], "order-a")["SKU-1"]
-    assert (stored.reserved, stored.reservations) == (5, {"order-a": 5})
+        stored = uow.stock.get_many(["SKU-1"])["SKU-1"]
+        reservations = held(uow, "order-a")
+    assert (stored.reserved, reservations) == (5, {"SKU-1": 5})
 
 
-def test_saving_stock_loaded_without_reservations_keeps_them(backend: Backend) -> None:
+def test_saving_stock_keeps_its_reservations(backend: Backend) -> None:
     now = backend.clock.now()
     add_product(backend.uow, now, "SKU-1", on_hand=10)
     place(backend.uow, "order-a", {"SKU-1": 2}, now)
@@ -193,8 +237,9 @@ def test_saving_stock_loaded_without_reservations_keeps_them(backend: Backend) -
         uow.stock.save(item)
         uow.commit()
     with backend.uow() as uow:
-        again = uow.stock.get_for_order(["SKU-1"], "order-a")["SKU-1"]
-    assert (again.on_hand, again.reserved, again.reservations) == (20, 2, {"order-a": 2})
+        again = uow.stock.get_many(["SKU-1"])["SKU-1"]
+        reservations = held(uow, "order-a")
+    assert (again.on_hand, again.reserved, reservations) == (20, 2, {"SKU-1": 2})
     assert again.version == 4  # initial stock, reserve, set
 
 

@@ -9,7 +9,7 @@ from core.domain.money import Money
 from core.domain.stock import StockItem
 from core.ports.correlation import correlation
 from core.ports.queries import OutboxStatus
-from tests.contract.builders import add_product, reserve_and_place
+from tests.contract.builders import add_product, held, reserve_and_place
 from tests.contract.conftest import Backend
 
 
@@ -95,8 +95,8 @@ def test_an_error_mid_use_case_leaves_no_order_reservation_or_event(backend: Bac
         view = backend.queries.get_stock(sku)
         assert view is not None and view.reserved == 0
     with backend.uow() as uow:
-        items = uow.stock.get_for_order(["SKU-1", "SKU-2"], "order-1")
-    assert all(item.reservations == {} for item in items.values())
+        reservations = held(uow, "order-1")
+    assert reservations == {}
     assert backend.queries.outbox_status().backlog == before
     assert backend.queries.order_events("order-1") == []
 

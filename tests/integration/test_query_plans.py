@@ -37,7 +37,8 @@ HOT: list[tuple[str, Any, dict[str, Any]]] = [
     ("product by sku", repos.PRODUCT_GET, {"sku": "A"}),
     ("products by skus", repos.PRODUCTS_MANY, {"skus": ["A", "B"]}),
     ("stock by sku", repos.STOCK_GET, {"sku": "A"}),
-    ("stock for an order", repos.STOCK_FOR_ORDER, {"skus": ["A", "B"], "order_id": "o"}),
+    ("stock by skus", repos.STOCK_MANY, {"skus": ["A", "B"]}),
+    ("reservations of an order", repos.RESERVATIONS_OF_ORDER, {"order_id": "o"}),
     (
         "stock update",
         repos.STOCK_UPDATE,

@@ -160,7 +160,7 @@ def test_postgresql_command_loads_lock_the_rows(postgres_url: str, clock: FixedC
         stock_shop(container, 20)
         factory = container.uow_factory()
         with factory() as holder:
-            assert holder.stock.get_for_order([HOT], "order-1")
+            assert holder.stock.get_many([HOT])
             # The unit of work reports the lost race when it ends, as use cases see it.
             with (
                 pytest.raises(ConcurrencyConflict, match="lock not available"),
@@ -168,7 +168,7 @@ def test_postgresql_command_loads_lock_the_rows(postgres_url: str, clock: FixedC
             ):
                 conn = contender._conn
                 conn.exec_driver_sql("SET LOCAL lock_timeout = '50ms'")
-                contender.stock.get_for_order([HOT], "order-2")
+                contender.stock.get_many([HOT])
 
 
 def test_a_save_after_the_row_moved_on_is_a_conflict(shop: Container) -> None:

@@ -21,7 +21,7 @@ def _snapshot(shop: Shop) -> tuple[object, ...]:
     """Everything a placement could touch."""
     s = shop.store
     return (
-        {sku: (i.on_hand, i.reserved, dict(i.reservations)) for sku, i in s.stock.items()},
+        {sku: (i.on_hand, i.reserved, s.reservations_on(sku)) for sku, i in s.stock.items()},
         sorted(s.orders),
         len(s.outbox),
         dict(s.idempotency),
@@ -95,9 +95,10 @@ def test_leaving_a_unit_of_work_without_commit_changes_nothing(shop: Shop) -> No
     before = _snapshot(shop)
     uow_factory: UnitOfWorkFactory = shop.c.uow_factory()
     with pytest.raises(RuntimeError), uow_factory() as uow:
-        item = uow.stock.get_for_order(["AB-1"], "o-1")["AB-1"]
-        item.reserve("o-1", 5)
+        item = uow.stock.get_many(["AB-1"])["AB-1"]
+        reservation = item.reserve("o-1", 5)
         uow.stock.save(item)
+        uow.reservations.add(reservation)
         order = Order.place("o-1", "alice", [OrderLine("AB-1", 5, 100)], "EUR", shop.clock.now())
         uow.orders.add(order)
         uow.products.get("AB-1").update(shop.clock.now(), name="changed")  # type: ignore[union-attr]

@@ -48,7 +48,7 @@ def test_declined_above_the_threshold_cancels_and_releases_stock(make_shop: Make
     declined = shop.order(above)
     assert (declined.status, declined.cancel_reason) == ("cancelled", "payment_declined")
     assert shop.stock("AB-1").reserved == 2
-    assert shop.store.stock["AB-1"].reservations == {at_limit: 2}
+    assert shop.store.reservations_on("AB-1") == {at_limit: 2}
     # The intent was recorded before the call, then the gateway's decline on it.
     assert shop.store.payments[above].status is PaymentStatus.DECLINED
     assert shop.ledger.charges() == {at_limit: 1, above: 1}  # each order charged once
@@ -236,7 +236,7 @@ def test_a_pending_order_past_the_timeout_is_cancelled_by_the_sweep(make_shop: M
     assert shop.expire() == 1
     view = shop.order(old)
     assert (view.status, view.cancel_reason) == ("cancelled", "payment_timeout")
-    assert shop.store.stock["AB-1"].reservations == {young: 2}
+    assert shop.store.reservations_on("AB-1") == {young: 2}
     assert shop.expire() == 0
     # Delivery resumes: the expired order is never charged, the young one is paid.
     shop.start_delivery()

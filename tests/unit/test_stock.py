@@ -14,7 +14,7 @@ from core.domain.errors import (
     StockBelowReserved,
     ValidationError,
 )
-from core.domain.stock import StockItem
+from core.domain.stock import Reservation, StockItem
 from tests.unit.conftest import MakeShop
 from tests.unit.shop import Shop
 
@@ -46,21 +46,26 @@ def test_a_stock_item_cannot_be_built_broken(on_hand: int, reserved: int) -> Non
 
 def test_reservations_belong_to_orders() -> None:
     item = StockItem("AB-1", on_hand=10)
-    item.reserve("o1", 4)
-    item.reserve("o2", 5)
-    assert (item.reserved, item.available, item.reservations) == (9, 1, {"o1": 4, "o2": 5})
+    o1 = item.reserve("o1", 4)
+    o2 = item.reserve("o2", 5)
+    assert (item.reserved, item.available) == (9, 1)
+    assert (o1, o2) == (Reservation("o1", "AB-1", 4), Reservation("o2", "AB-1", 5))
     with pytest.raises(StockBelowReserved):
         item.reserve("o3", 2)  # only 1 available: never oversold
-    with pytest.raises(ValidationError):
-        item.reserve("o1", 1)  # an order reserves a SKU once
+    # An order reserving a SKU twice is refused by the reservations' storage: see
+    # tests/contract/test_repositories.py (a reservation is an entity of its own).
     with pytest.raises(ValidationError):
         item.reserve("o4", 0)
-    assert item.release("o1") == 4
-    assert item.release("o1") == 0  # released at most once
+    with pytest.raises(ValidationError):
+        Reservation("o4", "AB-1", 0)
+    assert item.release(o1) == 4
+    assert item.release(o1) == 0  # released at most once
     assert (item.on_hand, item.reserved) == (10, 5)
-    assert item.commit("o2") == 5  # shipping: on_hand and reserved both drop
-    assert (item.on_hand, item.reserved, item.reservations) == (5, 0, {})
-    assert item.commit("o2") == 0
+    assert item.commit(o2) == 5  # shipping: on_hand and reserved both drop
+    assert (item.on_hand, item.reserved, o2.ended) == (5, 0, True)
+    assert item.commit(o2) == 0
+    with pytest.raises(ValueError, match="not held on CD-2"):
+        StockItem("CD-2", on_hand=5).release(Reservation("o5", "AB-1", 1))
 
 
 # Set -----------------------------------------------------------------------------------
@@ -160,10 +165,10 @@ def test_placing_reserves_cancelling_releases(pending: Shop) -> None:
     order_id = pending.place({"AB-1": 4})
     assert _stock(pending, "AB-1") == (10, 4, 6)
     assert pending.c.product_queries().get("AB-1").available == 6
-    assert pending.store.stock["AB-1"].reservations == {order_id: 4}
+    assert pending.store.reservations_on("AB-1") == {order_id: 4}
     pending.cancel(order_id)
     assert _stock(pending, "AB-1") == (10, 0, 10)
-    assert pending.store.stock["AB-1"].reservations == {}
+    assert pending.store.reservations_on("AB-1") == {}
 
 
 def test_shipping_commits_the_reservation(shop: Shop) -> None:
@@ -176,7 +181,7 @@ def test_shipping_commits_the_reservation(shop: Shop) -> None:
     assert _stock(shop, "AB-1") == (6, 1, 5)  # on_hand and reserved both drop
     assert _stock(shop, "CD-2") == (0, 0, 0)
     # The other order's reservation is untouched.
-    assert shop.store.stock["AB-1"].reservations == {keep: 1}
+    assert shop.store.reservations_on("AB-1") == {keep: 1}
     shop.store.check_invariants()
 
 

@@ -9,7 +9,7 @@ already holds the database's single write lock, and SQLAlchemy renders no
 
 from __future__ import annotations
 
-from sqlalchemy import and_, bindparam, delete, insert, literal_column, select, update
+from sqlalchemy import bindparam, delete, insert, literal_column, select, update
 
 from adapters.sql.tables import (
     idempotency_keys,
@@ -41,28 +41,13 @@ STOCK_GET = (
     .where(stock.c.sku == bindparam("sku"))
     .with_for_update()
 )
-# Stock rows locked in SKU order, each with the one reservation of the order at hand.
-STOCK_FOR_ORDER_UNLOCKED = (
-    select(
-        stock.c.sku,
-        stock.c.on_hand,
-        stock.c.reserved,
-        stock.c.version,
-        stock_reservations.c.quantity,
-    )
-    .select_from(
-        stock.outerjoin(
-            stock_reservations,
-            and_(
-                stock_reservations.c.sku == stock.c.sku,
-                stock_reservations.c.order_id == bindparam("order_id"),
-            ),
-        )
-    )
+# Several stock rows, locked in SKU order (docs/decisions/0002-lock-order-by-sku.md).
+STOCK_MANY_UNLOCKED = (
+    select(stock.c.sku, stock.c.on_hand, stock.c.reserved, stock.c.version)
     .where(stock.c.sku.in_(bindparam("skus", expanding=True)))
     .order_by(stock.c.sku)
 )
-STOCK_FOR_ORDER = STOCK_FOR_ORDER_UNLOCKED.with_for_update(of=stock)
+STOCK_MANY = STOCK_MANY_UNLOCKED.with_for_update()
 # Placing an order on PostgreSQL reads stock without locking it, then applies its change
 # to `reserved` here, as late as the transaction allows: the row lock is held from this
 # statement to COMMIT only, and the condition refuses to reserve past `on_hand`.
@@ -80,6 +65,13 @@ STOCK_RESERVE = (
 STOCK_INSERT = insert(stock)
 STOCK_UPDATE = update(stock).where(
     stock.c.sku == bindparam("k_sku"), stock.c.version == bindparam("k_version")
+)
+# One order's reservations (ix_stock_reservations_order_id), unlocked: the order's row
+# lock already serialises the commands that end them.
+RESERVATIONS_OF_ORDER = (
+    select(stock_reservations.c.sku, stock_reservations.c.quantity)
+    .where(stock_reservations.c.order_id == bindparam("order_id"))
+    .order_by(stock_reservations.c.sku)
 )
 RESERVATION_INSERT = insert(stock_reservations)
 RESERVATION_UPDATE = update(stock_reservations).where(
@@ -158,5 +150,9 @@ INBOX_SEEN_MANY = select(processed_events.c.event_id).where(
 )
 INBOX_INSERT = insert(processed_events)
 
-# Versioned UPDATEs: each must match exactly one row.
-VERSIONED = frozenset({PRODUCT_UPDATE, STOCK_UPDATE, STOCK_RESERVE})
+# Queued writes that must each match exactly one row: the versioned UPDATEs, and a
+# reservation's update or removal (no row: another transaction ended it, so it is never
+# given back twice).
+ONE_ROW_EACH = frozenset(
+    {PRODUCT_UPDATE, STOCK_UPDATE, STOCK_RESERVE, RESERVATION_UPDATE, RESERVATION_DELETE}
+)

@@ -1,4 +1,4 @@
-"""Product and stock writes of one unit of work, sent in batches at commit."""
+"""Product, stock and reservation writes of one unit of work, sent in batches at commit."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from sqlalchemy import Connection, Executable
 
 from adapters.sql.bulk import execute_many
 from adapters.sql.repositories.base import Track, VersionedRepository, on_duplicate
-from adapters.sql.repositories.statements import STOCK_RESERVE, VERSIONED
+from adapters.sql.repositories.statements import ONE_ROW_EACH, STOCK_RESERVE
 from core.ports.errors import ConcurrencyConflict
 
 
@@ -18,7 +18,8 @@ def _added_concurrently() -> Exception:
 
 
 class WriteQueue:
-    """Repositories queue their INSERTs and versioned UPDATEs here; `flush` sends them
+    """Repositories queue their INSERTs, versioned UPDATEs and reservation removals
+    here (statements.ONE_ROW_EACH must each match one row); `flush` sends them
     as one executemany per statement, in foreign-key order (products, stock, then
     reservations; each table's writes in the order they were made). The unit of
     work flushes before commit, and a repository before it reads a row that has
@@ -34,17 +35,18 @@ class WriteQueue:
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
         self._steps: list[list[tuple[Executable, dict[str, Any]]]] = [[] for _ in range(5)]
-        self._dirty: set[tuple[str, str]] = set()  # (table, sku) with queued writes
+        # (table, key) with queued writes: stock by SKU, reservations by order id.
+        self._dirty: set[tuple[str, str]] = set()
 
     def put(
-        self, step: int, table: str, sku: str, statement: Executable, params: dict[str, Any]
+        self, step: int, table: str, key: str, statement: Executable, params: dict[str, Any]
     ) -> None:
         self._steps[step].append((statement, params))
-        self._dirty.add((table, sku))
+        self._dirty.add((table, key))
 
-    def flush_for(self, table: str, skus: Iterable[str]) -> None:
-        """Flush if any of these rows has queued writes (a read is about to see them)."""
-        if self._dirty and any((table, sku) in self._dirty for sku in skus):
+    def flush_for(self, table: str, keys: Iterable[str]) -> None:
+        """Flush if any of these keys has queued writes (a read is about to see them)."""
+        if self._dirty and any((table, key) in self._dirty for key in keys):
             self.flush()
 
     def flush(self) -> None:
@@ -63,7 +65,7 @@ class WriteQueue:
                 rowcount = on_duplicate(
                     _added_concurrently, execute_many, self._conn, statement, batch
                 )
-                if statement in VERSIONED and rowcount != len(batch):
+                if statement in ONE_ROW_EACH and rowcount != len(batch):
                     raise ConcurrencyConflict("a row was changed by another transaction")
                 start = end
 
