@@ -35,6 +35,16 @@ from adapters.sql.engines import configure_sqlite
 
 Invalidate = Callable[[BaseException], None]
 
+_pid = os.getpid()  # kept current without a system call per read
+
+
+def _forked() -> None:
+    global _pid
+    _pid = os.getpid()
+
+
+os.register_at_fork(after_in_child=_forked)
+
 
 class Readers:
     """Driver connections for single-statement reads of one database."""
@@ -70,7 +80,7 @@ class Readers:
     def _own(self) -> sqlite3.Connection:
         opened: tuple[int, int, sqlite3.Connection] | None = getattr(self._local, "conn", None)
         # Never a connection made before a fork, nor one `dispose` closed.
-        if opened is not None and opened[:2] == (os.getpid(), self._generation):
+        if opened is not None and opened[:2] == (_pid, self._generation):
             return opened[2]
         args, kwargs = self.dialect.create_connect_args(self.engine.url)
         conn: sqlite3.Connection = sqlite3.connect(  # type: ignore[call-overload]
@@ -84,7 +94,7 @@ class Readers:
         )
         configure_sqlite(conn, self._busy_timeout)
         with self._lock:
-            self._local.conn = (os.getpid(), self._generation, conn)
+            self._local.conn = (_pid, self._generation, conn)
             self._open.append(conn)
         return conn
 

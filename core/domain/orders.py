@@ -11,6 +11,7 @@ import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 
 from core.domain.catalog import validate_sku
 from core.domain.errors import FieldProblem, InvalidTransition, ValidationError
@@ -113,8 +114,9 @@ class Order(EventRecorder):
         self.updated_at = updated_at
         self.version = version
 
-    @property
+    @cached_property
     def total(self) -> Money:
+        # Lines and currency never change after placement; the saga reads it several times.
         return Money(sum(line.line_total for line in self.lines), self.currency)
 
     @classmethod
