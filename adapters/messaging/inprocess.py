@@ -58,6 +58,12 @@ class SynchronousRelay:
             logger.exception("in-process delivery failed; events stay in the outbox")
 
 
+# Under load the relay shares the serving process's GIL with the requests: waking on
+# every commit made it run many small passes, each paying its fixed cost. A busy pass
+# waits this long before the next one instead (benchmarks/README.md, issue 9).
+GATHER_SECONDS = 0.025
+
+
 class BackgroundRelay:
     """The relay and the handlers in a daemon thread of this process."""
 
@@ -68,6 +74,7 @@ class BackgroundRelay:
         batch_size: int = 100,
         max_idle: float = 2.0,
         max_backoff: float = 30.0,
+        gather: float = GATHER_SECONDS,
     ) -> None:
         # Commits in this process wake it; the poll covers other processes' commits.
         self.relay = OutboxRelay(
@@ -76,6 +83,7 @@ class BackgroundRelay:
             batch_size=batch_size,
             max_idle=max_idle,
             max_backoff=max_backoff,
+            gather=gather,
         )
         self._thread: threading.Thread | None = None
 

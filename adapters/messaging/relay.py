@@ -7,7 +7,9 @@ sent only if `deliver` returned. A relay killed mid-batch leaves the rows
 unsent; the next pass delivers them again (duplicates on the wire, absorbed by
 the handlers' inbox).
 
-Wake-up: a full batch loops at once; otherwise the relay sleeps, first briefly,
+Wake-up: a full batch loops at once; a busy pass (`gather_above` events or more)
+waits `gather` seconds for the next batch to fill, wake-ups or not; otherwise the
+relay sleeps, first briefly,
 then twice as long each idle pass up to `max_idle` (adaptive poll), and
 `wake()` (wired to the after-commit hook in-process) cuts the sleep short. When
 delivery fails (broker down) it backs off, ignoring wake-ups, up to
@@ -39,6 +41,8 @@ class OutboxRelay:
         min_idle: float = 0.01,
         max_idle: float = 1.0,
         max_backoff: float = 10.0,
+        gather: float = 0.0,
+        gather_above: int = 8,
     ) -> None:
         self._outbox = outbox
         self._deliver = deliver
@@ -46,6 +50,8 @@ class OutboxRelay:
         self._min_idle = min_idle
         self._max_idle = max_idle
         self._max_backoff = max_backoff
+        self._gather = gather
+        self._gather_above = gather_above
         self._wake = threading.Event()
         self._stop = threading.Event()
 
@@ -98,6 +104,12 @@ class OutboxRelay:
             if delivered:
                 idle = self._min_idle
                 if delivered >= self._batch_size:
+                    continue
+                if self._gather and delivered >= self._gather_above:
+                    # Busy: let the next batch gather instead of waking per commit, so
+                    # a pass's fixed cost (claim, mark sent, a unit of work per handler)
+                    # is shared by more events. Idle or light load never waits.
+                    self._stop.wait(self._gather)
                     continue
             else:
                 idle = min(self._max_idle, idle * 2)

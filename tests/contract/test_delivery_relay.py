@@ -101,6 +101,57 @@ def test_a_commit_wakes_an_idle_relay(backend: Backend) -> None:
     assert [e.event_id for e in delivered] == stored
 
 
+def test_a_busy_relay_gathers_the_next_batch(backend: Backend) -> None:
+    batches: list[list[str]] = []
+    first_done = threading.Event()
+
+    def deliver(batch: list[EventEnvelope]) -> None:
+        batches.append([e.event_id for e in batch])
+        first_done.set()
+
+    busy = _store(backend, 3)  # 6 events: a busy pass (gather_above 4)
+    # Idle sleeps of an hour: only a wake-up, or the end of a gather, starts a pass.
+    relay = OutboxRelay(
+        backend.outbox, deliver, min_idle=3600, max_idle=3600, gather=2.0, gather_above=4
+    )
+    backend.container.commit_hooks().subscribe(relay.wake)
+    with Running(relay):
+        assert first_done.wait(DEADLINE)
+        # Three commits, each waking the relay while it gathers.
+        later = [event_id for _ in range(3) for event_id in _store_more(backend)]
+        eventually(lambda: len(batches) == 2, "the gathered batch")
+    assert batches == [busy, later], "the three commits arrive as one batch"
+
+
+def test_a_light_relay_does_not_gather(backend: Backend) -> None:
+    batches: list[list[str]] = []
+    # A gather longer than the test: only a relay that skips it after a light pass
+    # delivers the second commit in time.
+    relay = OutboxRelay(
+        backend.outbox,
+        lambda b: batches.append([e.event_id for e in b]),
+        min_idle=3600,
+        max_idle=3600,
+        gather=3600,
+        gather_above=4,
+    )
+    light = _store(backend, 1)  # 2 events
+    backend.container.commit_hooks().subscribe(relay.wake)
+    with Running(relay):
+        eventually(lambda: len(batches) == 1, "the light batch")
+        woken = _store_more(backend)
+        eventually(lambda: len(batches) == 2, "a woken relay after a light pass")
+    assert batches == [light, woken]
+
+
+def _store_more(backend: Backend) -> list[str]:
+    """One more product (two events, one commit); returns the new events' ids."""
+    before = sum(len(batch) for batch in backend.committed)
+    index = before // 2 + 1000
+    add_product(backend.uow, backend.clock.now(), f"SKU-{index}", on_hand=1)
+    return [e.event_id for batch in backend.committed for e in batch][before:]
+
+
 def test_several_relays_deliver_each_event_once(backend: Backend) -> None:
     stored = _store(backend, 60)
     lock = threading.Lock()
