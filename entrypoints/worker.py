@@ -126,7 +126,7 @@ class Worker:
         logger.info(
             "worker started: %d consumer thread(s) on %d queue(s), sweep every %.0fs",
             len(self.consumers),
-            len(self._container.rabbitmq_topology().routes),
+            len(self._container.rabbitmq_topology().consumed()),
             self._sweep_interval,
         )
         status = _supervise(threads, self.stop, signals or StopSignals())

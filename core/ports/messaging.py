@@ -3,7 +3,7 @@ deliveries that kept failing are parked (dead letters)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -21,12 +21,19 @@ class BatchFailed(Exception):
 
 @dataclass(frozen=True)
 class EventHandler:
-    """A named subscriber: `name` is stable (it names the inbox rows and the queue)."""
+    """A named subscriber: `name` is stable (it names the inbox rows and the queue).
+
+    `wanted`, when given, says which events of a batch the handler has any use for
+    (their ids), asked when they are published. A delivery adapter may leave the
+    others out, so it must answer for every event committed before the call; the
+    handler still ignores any event it does not want, so an adapter may also skip
+    the question."""
 
     name: str
     event_type: str
     handle: Callable[[EventEnvelope], None]
     handle_batch: Callable[[Sequence[EventEnvelope]], None] | None = None
+    wanted: Callable[[Sequence[EventEnvelope]], Collection[str]] | None = None
 
 
 class Outbox(Protocol):

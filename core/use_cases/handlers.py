@@ -443,7 +443,8 @@ def build_handlers(
         notify = NotifyCustomer(uow, notifier, event_type)
         handlers.append(EventHandler(notify.name, event_type, notify, notify.handle_batch))
     if webhooks is not None:
+        batch = getattr(webhooks, "handle_batch", None)
+        wanted = getattr(webhooks, "wanted", None)  # routes only what a subscription wants
         for event_type in EVENT_TYPES:
-            batch = getattr(webhooks, "handle_batch", None)
-            handlers.append(EventHandler(WEBHOOK_FANOUT, event_type, webhooks, batch))
+            handlers.append(EventHandler(WEBHOOK_FANOUT, event_type, webhooks, batch, wanted))
     return handlers

@@ -63,6 +63,17 @@ class FanOutWebhooks:
     def __call__(self, envelope: EventEnvelope) -> None:
         self.handle_batch([envelope])
 
+    def wanted(self, envelopes: Sequence[EventEnvelope]) -> set[str]:
+        """The ids of the events some active subscription wants (none: an empty set).
+
+        The RabbitMQ relay asks this after claiming a batch and routes only these to
+        the fan-out's queue. The subscriptions are read after the events committed,
+        so a subscription committed before an event is always seen."""
+        active = self._store.active_subscriptions()
+        if not active:
+            return set()
+        return {e.event_id for e in envelopes if any(s.wants(e.type) for s in active)}
+
     def handle_batch(self, envelopes: Sequence[EventEnvelope]) -> None:
         """A batch of events: the subscriptions are read once, deliveries stored in
         event order, with those of earlier events of the same subjects that a broker

@@ -3,6 +3,8 @@ the RabbitMQ retry layout, and the messaging variables' validation."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -11,6 +13,7 @@ from adapters.messaging.inprocess import BackgroundRelay
 from adapters.messaging.rabbitmq.topology import MAX_DELAY_LEVELS, Topology
 from adapters.sql import migrate
 from adapters.sql.database import SqlDatabase
+from core.domain.events import EVENT_TYPES, EventEnvelope
 from core.use_cases.handlers import EventHandler
 from entrypoints.container import InProcessDelivery, build_container, start_delivery
 from entrypoints.settings import ConfigError, Settings
@@ -43,6 +46,36 @@ def test_many_attempts_reuse_the_longest_delay() -> None:
     longest = route.retry_queues[-1][0]
     assert route.retry_queue(MAX_DELAY_LEVELS) == longest
     assert route.retry_queue(49) == longest
+
+
+def test_a_selective_handler_is_routed_only_the_events_it_wants() -> None:
+    """One `wanted` question per selective handler and batch, after which only the
+    chosen events carry its key; other handlers' routes do not change."""
+    asked: list[list[str]] = []
+
+    def wanted(envelopes: Sequence[EventEnvelope]) -> set[str]:
+        asked.append([e.event_id for e in envelopes])
+        return {e.event_id for e in envelopes if e.subject == "order-2"}
+
+    fanout = [EventHandler("webhooks.fanout", t, _noop, None, wanted) for t in EVENT_TYPES]
+    topology = Topology.for_handlers([*HANDLERS, *fanout], max_attempts=3, retry_delay_ms=100)
+    assert topology.routes[0].binding_key == "OrderPlaced"
+    assert {r.binding_key for r in topology.routes if r.handler == "webhooks.fanout"} == {
+        f"orderly.webhooks.fanout.{t}" for t in EVENT_TYPES
+    }
+    assert [r.queue for r in topology.consumed()] == [
+        "orderly.payments.charge",
+        "orderly.notifications.order_paid",
+        "orderly.webhooks.fanout",
+    ]
+    batch = [_event("e1", "OrderPlaced", "order-1"), _event("e2", "OrderPaid", "order-2")]
+    assert topology.selected_keys(batch) == [[], ["orderly.webhooks.fanout.OrderPaid"]]
+    assert asked == [["e1", "e2"]]
+    assert Topology.for_handlers(HANDLERS, 3, 100).selected_keys(batch) == [[], []]
+
+
+def _event(event_id: str, event_type: str, subject: str) -> EventEnvelope:
+    return EventEnvelope(event_id, event_type, subject, datetime.now(UTC), "corr", 1, {})
 
 
 @pytest.mark.parametrize(

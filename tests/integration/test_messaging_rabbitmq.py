@@ -13,6 +13,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ import pytest
 from click.testing import CliRunner, Result
 from prometheus_client import REGISTRY
 
+from adapters.memory.webhook_network import MemoryResolver
 from adapters.messaging.health import BrokerHealth
 from adapters.messaging.metrics import DEAD_LETTERS
 from adapters.messaging.rabbitmq.publisher import RabbitPublisher
@@ -103,6 +105,32 @@ def test_the_topology_declares_idempotently_and_survives_a_new_retry_delay(
     fanout = [r for r in topology.routes if r.handler == "webhooks.fanout"]
     assert {r.queue for r in fanout} == {"orderly.webhooks.fanout"}
     assert {r.event_type for r in fanout} == set(EVENT_TYPES)
+
+
+def test_the_fan_out_queue_gets_only_events_a_subscription_wants(
+    container: Container, channel: Any
+) -> None:
+    """Decision 0011. A broker declared by an earlier version bound the fan-out's
+    queue to every type; declaring the topology again removes those bindings."""
+    fanout = "orderly.webhooks.fanout"
+    topology: Topology = container.rabbitmq_topology()
+    topology.declare(channel)
+    channel.queue_bind(queue=fanout, exchange=EXCHANGE, routing_key="OrderPlaced")  # the old way
+    topology.declare(channel)
+    container.host_resolver.override(MemoryResolver({"hooks.example.com": ["93.184.216.34"]}))
+    publisher: RabbitPublisher = container.rabbitmq_publisher()
+    try:
+        publisher.publish([_envelope()])  # no subscription yet
+        assert channel.queue_declare(fanout, passive=True).method.message_count == 0
+        container.webhook_admin().create("https://hooks.example.com/h", ["OrderPlaced"])
+        publisher.publish([_envelope(), replace(_envelope("OrderPaid"), event_id="evt-2")])
+    finally:
+        publisher.close()
+    method, properties, _body = channel.basic_get(fanout, auto_ack=True)
+    assert method is not None and method.routing_key == "OrderPlaced"
+    assert "BCC" not in (properties.headers or {})  # the broker strips it
+    assert channel.queue_declare(fanout, passive=True).method.message_count == 0
+    assert channel.queue_declare("orderly.payments.charge", passive=True).method.message_count == 2
 
 
 def test_published_events_are_persistent_and_carry_their_identity(

@@ -352,3 +352,19 @@ def test_delivery_log_pages_newest_first(hooks: Hooks) -> None:
         hooks.admin.deliveries(sub.id, status="bogus")
     with pytest.raises(ValidationError):
         hooks.admin.deliveries(sub.id, cursor="garbage")
+
+
+def test_the_fan_out_says_which_events_a_subscription_wants(unrelayed: Hooks) -> None:
+    """What the RabbitMQ relay asks before routing events to the fan-out's queue."""
+    fanout = unrelayed.container.webhook_fanout()
+    now = unrelayed.clock.now()
+    placed, paid, shipped = (
+        EventEnvelope(f"e-{t}", t, "order-1", now, "c", 1, {})
+        for t in ("OrderPlaced", "OrderPaid", "OrderShipped")
+    )
+    assert fanout.wanted([placed, paid, shipped]) == set()  # no subscription
+    sub = unrelayed.admin.create(URL, ["OrderPaid"]).subscription
+    unrelayed.admin.create(URL, ["OrderShipped"])
+    assert fanout.wanted([placed, paid, shipped]) == {"e-OrderPaid", "e-OrderShipped"}
+    unrelayed.admin.update(sub.id, SubscriptionChanges(active=False))
+    assert fanout.wanted([placed, paid, shipped]) == {"e-OrderShipped"}

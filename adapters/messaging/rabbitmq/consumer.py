@@ -125,7 +125,7 @@ class RabbitConsumer:
             channel.basic_consume(
                 queue=route.queue, on_message_callback=partial(self._on_message, route)
             )
-            for route in self._topology.routes
+            for route in self._topology.consumed()
             if route.handler in self._handlers
         ]
         self.consuming.set()

@@ -33,7 +33,7 @@ from adapters.messaging.rabbitmq.connection import (
     parameters,
     unavailable,
 )
-from adapters.messaging.rabbitmq.topology import EXCHANGE, Topology
+from adapters.messaging.rabbitmq.topology import BCC, EXCHANGE, Topology
 from adapters.tracing import otel
 from core.domain.events import EventEnvelope
 from core.ports.errors import DependencyUnavailable
@@ -146,8 +146,10 @@ class _ConfirmLink:
                 connection.close()
 
 
-def _encode(envelope: EventEnvelope) -> tuple[bytes, Any]:
+def _encode(envelope: EventEnvelope, selected: list[str]) -> tuple[bytes, Any]:
     body, properties = messages.encode(envelope)
+    if selected:  # selective handlers' keys (topology.py): routed, never delivered
+        properties.headers[BCC] = selected
     if otel.enabled():  # a publish span per event; its traceparent travels in the headers
         properties.headers.update(otel.publish_headers(envelope, EXCHANGE))
     return body, properties
@@ -176,7 +178,12 @@ class RabbitPublisher:
     def publish(self, envelopes: Sequence[EventEnvelope]) -> None:
         if not envelopes:
             return
-        batch = [(envelope.type, *_encode(envelope)) for envelope in envelopes]
+        # Asked after the relay claimed the batch, so after these events committed.
+        selected = self._topology.selected_keys(envelopes)
+        batch = [
+            (envelope.type, *_encode(envelope, keys))
+            for envelope, keys in zip(envelopes, selected, strict=True)
+        ]
         with self._lock:
             if not self._declared:
                 self.declare_topology()
