@@ -125,7 +125,7 @@ class SqlDatabase:
         # How many connections are kept open: callers size their thread pools to it.
         self.pool_size: int = size() if callable(size) else 1
         self._gate = _WriteGate(busy_timeout) if self.is_sqlite else None
-        self.readers = Readers(engine, busy_timeout)  # single-statement reads (readers.py)
+        self.readers = Readers(engine)  # single-statement reads (readers.py)
 
     @classmethod
     def from_url(cls, url: str, busy_timeout: float = BUSY_TIMEOUT_SECONDS) -> SqlDatabase:

@@ -18,7 +18,6 @@ import pytest
 from litestar.testing import TestClient
 from sqlalchemy import event
 
-from adapters.sql import engines
 from entrypoints.http.app import create_app
 from tests.e2e.http_support import bearer, make_container
 
@@ -42,9 +41,7 @@ class Trace:
 
 
 @pytest.fixture
-def traced(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[tuple[TestClient[Any], Trace, dict[str, str], Any]]:
+def traced(tmp_path: Path) -> Iterator[tuple[TestClient[Any], Trace, dict[str, str], Any]]:
     container = make_container("sqlite", tmp_path)
     admin = container.create_principal()("root", "admin").api_key
     alice = container.create_principal()("alice", "customer").api_key
@@ -53,15 +50,6 @@ def traced(
     @event.listens_for(container.database().engine, "checkout")
     def _on_checkout(dbapi_conn: Any, *_: Any) -> None:
         dbapi_conn.set_trace_callback(trace)
-
-    # Single-statement reads run on a connection per thread, outside the pool.
-    configure = engines.configure_sqlite
-
-    def configure_and_trace(dbapi_conn: Any, busy_timeout: float) -> None:
-        configure(dbapi_conn, busy_timeout)
-        dbapi_conn.set_trace_callback(trace)
-
-    monkeypatch.setattr("adapters.sql.readers.configure_sqlite", configure_and_trace)
 
     # No delivery: only the request's own statements are counted.
     app = create_app(container, deliver_events=False)

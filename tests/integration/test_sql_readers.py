@@ -1,35 +1,43 @@
-"""SQLite's per-thread read connections (adapters/sql/readers.py): always the latest
-commit, one per thread, replaced after an error or `dispose`, never inside the pool."""
+"""Per-thread read connections (adapters/sql/readers.py), on SQLite and PostgreSQL:
+always the latest commit, one per thread, outside the pool, replaced after an
+error or `dispose`."""
 
 from __future__ import annotations
 
-import sqlite3
 import threading
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import text
 
 from adapters.sql.database import SqlDatabase
+from tests.integration.sql_shop import SQL_BACKENDS, database_url_for
 
 
-@pytest.fixture
-def database(tmp_path: Path) -> SqlDatabase:
-    db = SqlDatabase.from_url(f"sqlite:///{tmp_path / 'readers.db'}")
+@pytest.fixture(params=SQL_BACKENDS)
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SqlDatabase]:
+    db = SqlDatabase.from_url(database_url_for(request, tmp_path))
     with db.write() as conn:
         conn.execute(text("CREATE TABLE keys (name TEXT PRIMARY KEY, revoked INTEGER)"))
         conn.execute(text("INSERT INTO keys VALUES ('alice', 0)"))
-    return db
+    yield db
+    db.dispose()
+
+
+def one(conn: Any, sql: str) -> Any:
+    cursor = conn.cursor()
+    try:
+        cursor.execute(sql)
+        return cursor.fetchone()[0]
+    finally:
+        cursor.close()
 
 
 def revoked(db: SqlDatabase) -> int:
     with db.readers.connection() as (conn, _):
-        cursor = conn.cursor()
-        try:
-            cursor.execute("SELECT revoked FROM keys WHERE name = 'alice'")
-            return int(cursor.fetchone()[0])
-        finally:
-            cursor.close()
+        return int(one(conn, "SELECT revoked FROM keys WHERE name = 'alice'"))
 
 
 def test_a_read_sees_the_commit_made_just_before_it(database: SqlDatabase) -> None:
@@ -37,8 +45,19 @@ def test_a_read_sees_the_commit_made_just_before_it(database: SqlDatabase) -> No
     with database.write() as conn:
         conn.execute(text("UPDATE keys SET revoked = 1"))
     assert revoked(database) == 1, "a kept connection must not read an old snapshot"
+
+
+def test_a_kept_connection_holds_no_transaction(database: SqlDatabase) -> None:
+    assert revoked(database) == 0
     with database.readers.connection() as (conn, _):
-        assert not conn.in_transaction
+        driver = conn.dbapi_connection
+        if database.is_sqlite:
+            assert not driver.in_transaction
+        else:
+            assert driver.info.transaction_status.name == "IDLE"
+    # A schema change needs every other transaction gone: it would wait forever otherwise.
+    with database.write() as write:
+        write.execute(text("ALTER TABLE keys ADD COLUMN note TEXT"))
 
 
 def test_one_connection_per_thread_outside_the_pool(database: SqlDatabase) -> None:
@@ -60,8 +79,9 @@ def test_one_connection_per_thread_outside_the_pool(database: SqlDatabase) -> No
 def test_a_driver_error_replaces_the_connection(database: SqlDatabase) -> None:
     with database.readers.connection() as (first, _):
         pass
-    with pytest.raises(sqlite3.OperationalError), database.readers.connection() as (conn, _):
-        conn.execute("SELECT nothing FROM nowhere")
+    error = database.engine.dialect.loaded_dbapi.Error
+    with pytest.raises(error), database.readers.connection() as (conn, _):
+        one(conn, "SELECT nothing FROM nowhere")
     with database.readers.connection() as (second, _):
         assert second is not first
     assert revoked(database) == 0
@@ -70,8 +90,8 @@ def test_a_driver_error_replaces_the_connection(database: SqlDatabase) -> None:
 def test_dispose_closes_them_and_the_next_read_opens_another(database: SqlDatabase) -> None:
     assert revoked(database) == 0
     with database.readers.connection() as (before, _):
-        pass
+        driver = before.dbapi_connection
     database.dispose()
-    with pytest.raises(sqlite3.ProgrammingError):
-        before.execute("SELECT 1")  # closed
+    with pytest.raises(database.engine.dialect.loaded_dbapi.Error):
+        one(driver, "SELECT 1")  # closed
     assert revoked(database) == 0
