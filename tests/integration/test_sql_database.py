@@ -9,14 +9,15 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Column, DateTime, MetaData, Table, create_engine, select, text, update
 from sqlalchemy import exc as sa_exc
-from sqlalchemy import text, update
 
 from adapters.sql.database import SqlDatabase
 from adapters.sql.engines import InvalidDatabaseUrl, normalise_url
 from adapters.sql.errors import translate
 from adapters.sql.queries import SqlReadQueries
 from adapters.sql.tables import products
+from adapters.sql.types import UtcDateTime
 from adapters.sql.unit_of_work import SqlUnitOfWork, SqlUnitOfWorkFactory
 from adapters.system import FixedClock, UuidGenerator
 from core.domain.catalog import Product
@@ -246,3 +247,28 @@ def test_an_unmigrated_database_says_how_to_fix_it(tmp_path: Path, clock: FixedC
                 uow.products.get("ANY-1")
     finally:
         database.dispose()
+
+
+def test_sqlite_stores_datetimes_as_sqlalchemy_does_and_reads_its_rows_back(
+    tmp_path: Path,
+) -> None:
+    """UtcDateTime writes SQLite's text itself (adapters/sql/types.py): the very text
+    SQLAlchemy's DATETIME writes, and it reads rows SQLAlchemy wrote, with or without
+    microseconds."""
+    engine = create_engine(f"sqlite:///{tmp_path / 'types.db'}")
+    ours = Table("ours", MetaData(), Column("at", UtcDateTime()))
+    theirs = Table("theirs", MetaData(), Column("at", DateTime()))
+    for table in (ours, theirs):
+        table.create(engine)
+    at = datetime(2026, 3, 1, 14, 30, 0, 123456, tzinfo=timezone(timedelta(hours=2)))
+    with engine.begin() as conn:
+        conn.execute(ours.insert(), [{"at": at}, {"at": at.replace(microsecond=0)}])
+        conn.execute(theirs.insert(), [{"at": at.astimezone(UTC).replace(tzinfo=None)}])
+        stored = conn.exec_driver_sql("SELECT at FROM ours").scalars().all()
+        reference = conn.exec_driver_sql("SELECT at FROM theirs").scalar_one()
+        assert stored == [reference, "2026-03-01 12:30:00.000000"]
+        conn.exec_driver_sql("INSERT INTO ours VALUES ('2026-03-01 12:30:00')")  # no fraction
+        read = conn.execute(select(ours.c.at)).scalars().all()
+    assert read == [at, at.replace(microsecond=0), at.replace(microsecond=0)]
+    assert all(value.tzinfo is UTC for value in read)
+    engine.dispose()
