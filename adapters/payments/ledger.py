@@ -141,6 +141,9 @@ class SqliteLedger:
         # process, may lose the last calls); OFF for a private temporary file.
         self._synchronous = "NORMAL" if durable else "OFF"
         self._local = threading.local()
+        # Writers of this process queue here: SQLite's own busy handler would make them
+        # poll with sleeps of up to 100 ms (the gateway calls from a pool of threads).
+        self._writing = threading.Lock()
         db = self._db()
         db.execute("PRAGMA journal_mode=WAL")
         for statement in _SCHEMA:
@@ -169,6 +172,19 @@ class SqliteLedger:
         self, kind: str, key: str, amount: int, currency: str, outcome: str, reference: str
     ) -> LedgerCall:
         db = self._db()
+        with self._writing:
+            return self._decide(db, kind, key, amount, currency, outcome, reference)
+
+    def _decide(
+        self,
+        db: sqlite3.Connection,
+        kind: str,
+        key: str,
+        amount: int,
+        currency: str,
+        outcome: str,
+        reference: str,
+    ) -> LedgerCall:
         db.execute("BEGIN IMMEDIATE")  # one writer at a time, across processes
         try:
             row = db.execute(_FIND_DECISION, (kind, key)).fetchone()
@@ -189,7 +205,9 @@ class SqliteLedger:
         return decision
 
     def append(self, kind: str, key: str, amount: int, currency: str, outcome: str) -> None:
-        self._db().execute(_INSERT, (kind, key, amount, currency, "", outcome))
+        db = self._db()
+        with self._writing:
+            db.execute(_INSERT, (kind, key, amount, currency, "", outcome))
 
     def decision(self, kind: str, key: str) -> LedgerCall | None:
         row = self._db().execute(_FIND_DECISION, (kind, key)).fetchone()
