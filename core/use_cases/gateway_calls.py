@@ -65,7 +65,7 @@ NextStep = GatewayCall | Exception | None
 
 
 @dataclass
-class LoadedBatch:
+class Loaded:
     """A batch's orders and payments, read with one query each (locked, in id order)."""
 
     orders: dict[str, Order]
@@ -87,10 +87,10 @@ class LoadedBatch:
         uow.orders.save_many(list(self.changed_orders.values()))
 
     @staticmethod
-    def of(uow: UnitOfWork, order_ids: list[str], with_orders: bool) -> LoadedBatch:
+    def of(uow: UnitOfWork, order_ids: list[str], with_orders: bool) -> Loaded:
         ids = sorted(set(order_ids))
         orders = uow.orders.get_many(ids) if with_orders and ids else {}
-        return LoadedBatch(orders, uow.payments.get_many(ids) if ids else {})
+        return Loaded(orders, uow.payments.get_many(ids) if ids else {})
 
 
 class GatewayHandler:
@@ -162,7 +162,7 @@ class GatewayHandler:
         items: Sequence[T],
         envelope_of: Callable[[T], EventEnvelope],
         order_of: Callable[[T], str],
-        step: Callable[[UnitOfWork, T, LoadedBatch], bool],
+        step: Callable[[UnitOfWork, T, Loaded], bool],
     ) -> None:
         """The frame both passes share: in one unit of work, `step` each item whose event
         this handler has not recorded yet (True: its event is done), then save the
@@ -172,7 +172,7 @@ class GatewayHandler:
             done = uow.inbox.seen_many(self.name, [envelope_of(i).event_id for i in items])
             # Order ids in sorted order: concurrent batches lock rows in the same order.
             todo = sorted((i for i in items if envelope_of(i).event_id not in done), key=order_of)
-            loaded = LoadedBatch.of(uow, [order_of(i) for i in todo], self.needs_orders)
+            loaded = Loaded.of(uow, [order_of(i) for i in todo], self.needs_orders)
             finished = [envelope_of(i).event_id for i in todo if step(uow, i, loaded)]
             loaded.save(uow)
             uow.inbox.add_many(self.name, finished)
@@ -181,7 +181,7 @@ class GatewayHandler:
     def _planned(self, batch: list[EventEnvelope]) -> list[GatewayCall]:
         calls: list[GatewayCall] = []
 
-        def plan(uow: UnitOfWork, envelope: EventEnvelope, loaded: LoadedBatch) -> bool:
+        def plan(uow: UnitOfWork, envelope: EventEnvelope, loaded: Loaded) -> bool:
             call = self._plan(uow, envelope, loaded)
             if call is not None:
                 calls.append(call)
@@ -198,7 +198,7 @@ class GatewayHandler:
         steps: list[tuple[GatewayCall, NextStep]] = []
 
         def record(
-            uow: UnitOfWork, answer: tuple[GatewayCall, GatewayResult], loaded: LoadedBatch
+            uow: UnitOfWork, answer: tuple[GatewayCall, GatewayResult], loaded: Loaded
         ) -> bool:
             call, result = answer
             try:
@@ -234,18 +234,16 @@ class GatewayHandler:
         except Exception as exc:
             return exc
 
-    def _plan(
-        self, uow: UnitOfWork, envelope: EventEnvelope, loaded: LoadedBatch
-    ) -> GatewayCall | None:
+    def _plan(self, uow: UnitOfWork, envelope: EventEnvelope, loaded: Loaded) -> GatewayCall | None:
         raise NotImplementedError
 
     def _record(
-        self, uow: UnitOfWork, call: GatewayCall, result: GatewayResult, loaded: LoadedBatch
+        self, uow: UnitOfWork, call: GatewayCall, result: GatewayResult, loaded: Loaded
     ) -> GatewayCall | None:
         raise NotImplementedError
 
     def _record_refund(
-        self, call: GatewayCall, result: RefundResult, loaded: LoadedBatch, void_if_uncaptured: bool
+        self, call: GatewayCall, result: RefundResult, loaded: Loaded, void_if_uncaptured: bool
     ) -> None:
         payment = loaded.payments.get(call.order_id)
         if payment is None or payment.settled:

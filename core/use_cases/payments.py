@@ -17,7 +17,7 @@ from core.use_cases.gateway_calls import (
     GatewayCall,
     GatewayHandler,
     GatewayResult,
-    LoadedBatch,
+    Loaded,
 )
 from core.use_cases.reservations import release_reservations
 
@@ -27,9 +27,7 @@ class ChargePayment(GatewayHandler):
 
     name = "payments.charge"
 
-    def _plan(
-        self, uow: UnitOfWork, envelope: EventEnvelope, loaded: LoadedBatch
-    ) -> GatewayCall | None:
+    def _plan(self, uow: UnitOfWork, envelope: EventEnvelope, loaded: Loaded) -> GatewayCall | None:
         event = envelope.to_event()
         assert isinstance(event, OrderPlaced)
         order = loaded.orders.get(event.order_id)
@@ -50,7 +48,7 @@ class ChargePayment(GatewayHandler):
         return None
 
     def _record(
-        self, uow: UnitOfWork, call: GatewayCall, result: GatewayResult, loaded: LoadedBatch
+        self, uow: UnitOfWork, call: GatewayCall, result: GatewayResult, loaded: Loaded
     ) -> GatewayCall | None:
         if isinstance(result, RefundResult):
             self._record_refund(call, result, loaded, void_if_uncaptured=True)
@@ -94,9 +92,7 @@ class RefundPayment(GatewayHandler):
     name = "payments.refund"
     needs_orders = False
 
-    def _plan(
-        self, uow: UnitOfWork, envelope: EventEnvelope, loaded: LoadedBatch
-    ) -> GatewayCall | None:
+    def _plan(self, uow: UnitOfWork, envelope: EventEnvelope, loaded: Loaded) -> GatewayCall | None:
         event = envelope.to_event()
         assert isinstance(event, OrderCancelled)
         payment = loaded.payments.get(event.order_id)
@@ -105,7 +101,7 @@ class RefundPayment(GatewayHandler):
         return GatewayCall(envelope, event.order_id, CallKind.REFUND)
 
     def _record(
-        self, uow: UnitOfWork, call: GatewayCall, result: GatewayResult, loaded: LoadedBatch
+        self, uow: UnitOfWork, call: GatewayCall, result: GatewayResult, loaded: Loaded
     ) -> GatewayCall | None:
         assert isinstance(result, RefundResult)
         self._record_refund(call, result, loaded, void_if_uncaptured=False)
