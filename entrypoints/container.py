@@ -7,9 +7,6 @@ override providers on it instead of monkeypatching.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING
-
 from dependency_injector import containers, providers
 
 from adapters.memory.dead_letters import MemoryDeadLetterStore
@@ -22,7 +19,6 @@ from adapters.messaging.dead_letters import DeadLetters, StoredDeadLetters
 from adapters.messaging.dispatch import HandlerDispatcher
 from adapters.messaging.hooks import CommitHooks
 from adapters.messaging.inprocess import BackgroundRelay, SynchronousRelay
-from adapters.messaging.metrics import track_dead_letters, track_outbox
 from adapters.notifications.log import LogNotifier
 from adapters.payments.guard import GuardedGateway
 from adapters.payments.ledger import LedgerStore, MemoryLedger, SqliteLedger
@@ -48,10 +44,6 @@ from core.use_cases.webhook_delivery import DeliverWebhooks, FanOutWebhooks
 from core.use_cases.webhooks import TargetGuard, WebhookAdmin, WebhookPolicy
 from entrypoints import lazy_adapters as lazy
 from entrypoints.settings import ConfigError, Settings
-from entrypoints.sweeper import Sweeper
-
-if TYPE_CHECKING:
-    from adapters.sql.outbox_listener import OutboxListener
 
 
 def open_payments_ledger(path: str, storage: str) -> LedgerStore:
@@ -261,60 +253,3 @@ def check_database(container: Container) -> None:
         raise DependencyUnavailable(
             "database", f"ORDERLY_DATABASE_URL={database.url} does not answer: {exc.detail}"
         ) from None
-
-
-def start_delivery(container: Container) -> InProcessDelivery | None:
-    """Connect committed events to their handlers for the configured delivery mode.
-
-    `sync`: drained in the committing thread. `background`: a relay thread of this
-    process runs the handlers, woken by each commit; the returned object's `.stop()`
-    ends it. `rabbitmq`: nothing in the API process (`orderly relay` and
-    `orderly worker` are processes of their own).
-    """
-    track_delivery_metrics(container)
-    delivery = container.config.delivery()
-    if delivery == "sync":
-        container.commit_hooks().subscribe(container.sync_relay().on_commit)
-        return None
-    if delivery == "background":
-        relay = container.background_relay()
-        container.commit_hooks().subscribe(relay.on_commit)
-        # No worker process in this mode: the serving process runs the sweep too.
-        sweeper = Sweeper(
-            container.expire_orders(),
-            container.purge_idempotency(),
-            container.config.sweep_interval_seconds(),
-        )
-        listener = listen_for_outbox(container, relay.relay.wake)
-        return InProcessDelivery(relay.start(), sweeper.start(), listener)
-    return None
-
-
-def track_delivery_metrics(container: Container) -> None:
-    """Outbox backlog and age, and the dead-letter depth (table or queue), on scrape."""
-    track_outbox(lambda: container.outbox_queries().status())
-    track_dead_letters(lambda: container.dead_letters().count())
-
-
-def listen_for_outbox(container: Container, wake: Callable[[], None]) -> OutboxListener | None:
-    """On PostgreSQL, wake a relay as soon as any process commits outbox rows."""
-    if container.config.storage() != "sql" or container.database().is_sqlite:
-        return None
-    return lazy.outbox_listener(container.config.database_url(), wake)
-
-
-class InProcessDelivery:
-    """What `start_delivery` runs in background mode; `stop()` ends all of it."""
-
-    def __init__(
-        self, relay: BackgroundRelay, sweeper: Sweeper, listener: OutboxListener | None = None
-    ) -> None:
-        self.relay = relay
-        self.sweeper = sweeper
-        self.listener = listener
-
-    def stop(self) -> None:
-        if self.listener is not None:
-            self.listener.stop()
-        self.sweeper.stop()
-        self.relay.stop()

@@ -21,7 +21,8 @@ from types import FrameType
 from adapters.messaging.dispatch import HandlerDispatcher
 from adapters.messaging.rabbitmq.consumer import RabbitConsumer
 from adapters.messaging.relay import OutboxRelay
-from entrypoints.container import Container, listen_for_outbox, track_delivery_metrics
+from entrypoints.container import Container
+from entrypoints.delivery import listen_for_outbox, track_delivery_metrics
 from entrypoints.sweeper import Sweeper
 from entrypoints.webhook_sender import webhook_runner
 

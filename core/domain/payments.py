@@ -65,14 +65,15 @@ class Payment:
             raise InvalidTransition(f"payment of order {self.order_id} is {self.status}")
 
     def capture(self, charge_id: str) -> None:
-        self._require(PaymentStatus.PENDING)
-        self.status = PaymentStatus.CAPTURED
-        self.charge_id = charge_id
-        self.version += 1
+        self._answered(PaymentStatus.CAPTURED, charge_id)
 
     def decline(self, charge_id: str) -> None:
+        self._answered(PaymentStatus.DECLINED, charge_id)
+
+    def _answered(self, status: PaymentStatus, charge_id: str) -> None:
+        """The gateway's answer to the pending charge, under its charge id."""
         self._require(PaymentStatus.PENDING)
-        self.status = PaymentStatus.DECLINED
+        self.status = status
         self.charge_id = charge_id
         self.version += 1
 

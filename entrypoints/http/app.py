@@ -18,7 +18,8 @@ from litestar.middleware import DefineMiddleware
 
 from adapters.tracing import otel
 from core.use_cases.support import Actor
-from entrypoints.container import Container, start_delivery
+from entrypoints.container import Container
+from entrypoints.delivery import start_delivery
 from entrypoints.http.auth import BearerAuthMiddleware
 from entrypoints.http.controllers.health import health_handlers
 from entrypoints.http.controllers.orders import OrderController

@@ -36,7 +36,8 @@ from core.ports.correlation import correlation
 from core.use_cases.catalog import CreateProductCommand
 from core.use_cases.ordering import CancelOrderCommand, PlaceOrderCommand
 from core.use_cases.support import Actor
-from entrypoints.container import Container, InProcessDelivery, build_container, start_delivery
+from entrypoints.container import Container, build_container
+from entrypoints.delivery import InProcessDelivery, start_delivery
 from entrypoints.settings import Settings
 from entrypoints.worker import Worker
 from tests.conftest import rabbitmq_vhost

@@ -14,8 +14,9 @@ from adapters.messaging.rabbitmq.topology import MAX_DELAY_LEVELS, Topology
 from adapters.sql import migrate
 from adapters.sql.database import SqlDatabase
 from core.domain.events import EVENT_TYPES, EventEnvelope
-from core.use_cases.handlers import EventHandler
-from entrypoints.container import InProcessDelivery, build_container, start_delivery
+from core.ports.messaging import EventHandler
+from entrypoints.container import build_container
+from entrypoints.delivery import InProcessDelivery, start_delivery
 from entrypoints.settings import ConfigError, Settings
 
 

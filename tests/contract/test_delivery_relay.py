@@ -21,7 +21,8 @@ from core.domain.orders import RequestedLine
 from core.ports.messaging import Outbox
 from core.use_cases.catalog import CreateProductCommand
 from core.use_cases.ordering import PlaceOrderCommand
-from entrypoints.container import InProcessDelivery, build_container, start_delivery
+from entrypoints.container import build_container
+from entrypoints.delivery import InProcessDelivery, start_delivery
 from entrypoints.settings import Settings
 from tests.contract.builders import add_product
 from tests.contract.conftest import Backend

@@ -21,7 +21,8 @@ from core.ports.queries import OrderView
 from core.use_cases.ordering import PlaceOrderCommand
 from entrypoints.cli.main import cli
 from entrypoints.cli.support import CliState
-from entrypoints.container import Container, build_container, start_delivery
+from entrypoints.container import Container, build_container
+from entrypoints.delivery import start_delivery
 from entrypoints.settings import Settings
 
 STORAGES = ["memory", "sqlite"]

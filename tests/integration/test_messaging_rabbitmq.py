@@ -37,7 +37,8 @@ from core.use_cases.catalog import CreateProductCommand
 from core.use_cases.ordering import PlaceOrderCommand
 from entrypoints.cli.main import cli
 from entrypoints.cli.support import CliState
-from entrypoints.container import Container, build_container, track_delivery_metrics
+from entrypoints.container import Container, build_container
+from entrypoints.delivery import track_delivery_metrics
 from entrypoints.settings import Settings
 from entrypoints.worker import Worker
 

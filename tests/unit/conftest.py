@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from adapters.system import FixedClock
-from entrypoints.container import Container, start_delivery
+from entrypoints.container import Container
+from entrypoints.delivery import start_delivery
 from tests.sent_notifications import SentNotifications
 from tests.unit.containers import lend, recycle_all
 from tests.unit.shop import Shop, build_shop

@@ -31,7 +31,8 @@ from core.use_cases.ordering import (
     ShipOrderCommand,
 )
 from core.use_cases.support import Actor
-from entrypoints.container import Container, start_delivery
+from entrypoints.container import Container
+from entrypoints.delivery import start_delivery
 from entrypoints.settings import Settings
 from tests.payments_ledger import LedgerReader
 from tests.sent_notifications import SentNotifications

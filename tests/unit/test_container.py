@@ -12,8 +12,9 @@ from adapters.payments.simulated import SimulatedGateway
 from adapters.system import FixedClock, SystemClock
 from core.domain.errors import NotFound
 from core.use_cases.catalog import CreateProductCommand
-from core.use_cases.handlers import ChargePayment
-from entrypoints.container import Container, build_container, start_delivery
+from core.use_cases.payments import ChargePayment
+from entrypoints.container import Container, build_container
+from entrypoints.delivery import start_delivery
 from entrypoints.settings import Settings
 from tests.unit.containers import lend, recycle
 
