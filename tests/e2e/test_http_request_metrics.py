@@ -6,6 +6,7 @@ import re
 
 from litestar import Litestar, get, post
 from litestar.exceptions import NotFoundException
+from litestar.params import FromPath
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusMiddleware
 from litestar.testing import TestClient
 from prometheus_client import REGISTRY, generate_latest
@@ -14,7 +15,7 @@ from entrypoints.http.request_metrics import RouteCachedPrometheusMiddleware
 
 
 @get("/things/{name:str}", sync_to_thread=False)
-def thing(name: str) -> dict[str, str]:
+def thing(name: FromPath[str]) -> dict[str, str]:
     if name == "missing":
         raise NotFoundException("no such thing")
     if name == "broken":
