@@ -136,8 +136,12 @@ def print_items(
         print_listing(columns, [row(item) for item in items])
 
 
-def print_secret(summary: str, what: str, secret: str) -> None:
-    """A credential that is stored hashed or sealed, so this is the only time it is shown."""
+def print_secret(as_json: bool, data: dict[str, Any], summary: str, what: str, secret: str) -> None:
+    """What was created with its credential (in `data` for scripts), which is stored hashed
+    or sealed, so this is the only time it is shown."""
+    if as_json:
+        echo_json(data)
+        return
     click.echo(summary)
     click.echo(f"{what} (shown once; store it now, it cannot be shown again):")
     click.echo(secret)

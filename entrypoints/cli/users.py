@@ -8,7 +8,7 @@ from core.domain.errors import AlreadyExists, NotFound
 from entrypoints.cli.hints import fix_hints
 from entrypoints.cli.output import format_time, print_items, print_secret, view_dict
 from entrypoints.cli.params import PRINCIPAL_NAME
-from entrypoints.cli.support import container, echo_json, refusals
+from entrypoints.cli.support import container, refusals
 
 _LIST_HINT = "see `orderly users list`"
 
@@ -44,14 +44,10 @@ def create(name: str, role: str, as_json: bool) -> None:
     """
     with fix_hints({AlreadyExists: "choose another name, or revoke the old one"}):
         created = container().create_principal()(name, role)
-    if as_json:
-        echo_json(
-            {"id": created.id, "name": created.name, "role": created.role.value,
-             "api_key": created.api_key}
-        )  # fmt: skip
-        return
+    data = {"id": created.id, "name": created.name, "role": created.role.value,
+            "api_key": created.api_key}  # fmt: skip
     summary = f"Created {created.role.value} {created.name} (id {created.id})."
-    print_secret(summary, "API key", created.api_key)
+    print_secret(as_json, data, summary, "API key", created.api_key)
 
 
 @users.command("list")

@@ -85,11 +85,9 @@ def add(url: str, events: str, description: str, as_json: bool) -> None:
     """
     names = [name.strip() for name in events.split(",") if name.strip()]
     created = _admin().create(url, names, description)
-    if as_json:
-        echo_json(_subscription_dict(created.subscription) | {"secret": created.secret})
-        return
+    data = _subscription_dict(created.subscription) | {"secret": created.secret}
     summary = f"Created webhook {created.subscription.id} for {url}."
-    print_secret(summary, "Signing secret", created.secret)
+    print_secret(as_json, data, summary, "Signing secret", created.secret)
 
 
 @webhooks.command("list")
