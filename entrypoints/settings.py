@@ -7,8 +7,10 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlparse
+
+T = TypeVar("T", int, float)
 
 # Set by `orderly serve --workers N` for its workers: how many share the rate limit.
 SERVING_PROCESSES_ENV = "ORDERLY_SERVE_WORKERS"
@@ -75,45 +77,6 @@ class Settings:
         def text(name: str, default: str) -> str:
             return env.get(f"ORDERLY_{name}", default).strip() or default
 
-        def integer(name: str, default: int, low: int, high: int | None = None) -> int:
-            raw = env.get(f"ORDERLY_{name}")
-            if raw is None or not raw.strip():
-                return default
-            try:
-                value = int(raw)
-            except ValueError:
-                raise ConfigError(f"ORDERLY_{name} must be an integer, got {raw!r}") from None
-            if value < low or (high is not None and value > high):
-                bound = f">= {low}" if high is None else f"{low}-{high}"
-                raise ConfigError(f"ORDERLY_{name} must be {bound}, got {value}")
-            return value
-
-        def fraction(name: str, default: float) -> float:
-            raw = env.get(f"ORDERLY_{name}")
-            if raw is None or not raw.strip():
-                return default
-            try:
-                value = float(raw)
-            except ValueError:
-                raise ConfigError(f"ORDERLY_{name} must be a number, got {raw!r}") from None
-            if not 0.0 <= value <= 1.0:
-                raise ConfigError(f"ORDERLY_{name} must be between 0 and 1, got {value}")
-            return value
-
-        def seconds(name: str, default: float, low: float, high: float) -> float:
-            raw = env.get(f"ORDERLY_{name}")
-            if raw is None or not raw.strip():
-                return default
-            try:
-                value = float(raw)
-            except ValueError:
-                raise ConfigError(
-                    f"ORDERLY_{name} must be a number of seconds, got {raw!r}"
-                ) from None
-            if not low <= value <= high:  # NaN fails too
-                raise ConfigError(f"ORDERLY_{name} must be {low:g}-{high:g} seconds, got {raw!r}")
-            return value
-
         database_url = text("DATABASE_URL", defaults.database_url)
         _check_database_url(database_url)
         messaging = text("MESSAGING", defaults.messaging).lower()
@@ -141,75 +104,106 @@ class Settings:
                 "ORDERLY_WEBHOOKS_ALLOW_PRIVATE_NETWORKS must be true or false, "
                 f"got {allow_private!r}"
             )
-        sweep = integer("SWEEP_INTERVAL_SECONDS", int(defaults.sweep_interval_seconds), 1)
+        # Parsed here, before the REDIS_URL check and the table, to report errors in the
+        # order they always came; a whole number of seconds, stored as a float.
+        sweep = _Integer(1).read(env, "SWEEP_INTERVAL_SECONDS")
         redis_url = text("REDIS_URL", "")
         if redis_url and urlparse(redis_url).scheme not in {"redis", "rediss", "unix"}:
             raise ConfigError(
                 f"ORDERLY_REDIS_URL must look like redis://host:6379/0, got {redis_url!r}"
             )
+        numbers: dict[str, Any] = {}
+        for field, rule in _NUMBERS.items():
+            value = rule.read(env, field.upper())
+            if value is not None:
+                numbers[field] = value
+        if sweep is not None:
+            numbers["sweep_interval_seconds"] = float(sweep)
         return Settings(
             database_url=database_url,
             messaging=messaging,
             rabbitmq_url=rabbitmq_url,
             currency=currency,
-            payment_timeout_seconds=integer(
-                "PAYMENT_TIMEOUT_SECONDS", defaults.payment_timeout_seconds, 1
-            ),
-            payments_decline_above=integer(
-                "PAYMENTS_DECLINE_ABOVE", defaults.payments_decline_above, 0
-            ),
-            payments_failure_rate=fraction("PAYMENTS_FAILURE_RATE", defaults.payments_failure_rate),
             payments_ledger_path=text("PAYMENTS_LEDGER_PATH", ""),
-            payments_latency_ms=integer(
-                "PAYMENTS_LATENCY_MS", defaults.payments_latency_ms, 0, 600_000
-            ),
-            payments_timeout_seconds=seconds(
-                "PAYMENTS_TIMEOUT_SECONDS", defaults.payments_timeout_seconds, 0.001, 3600
-            ),
-            payments_breaker_failures=integer(
-                "PAYMENTS_BREAKER_FAILURES", defaults.payments_breaker_failures, 1, 1_000_000
-            ),
-            payments_breaker_cooldown_seconds=seconds(
-                "PAYMENTS_BREAKER_COOLDOWN_SECONDS",
-                defaults.payments_breaker_cooldown_seconds,
-                0.0,
-                86_400,
-            ),
-            max_delivery_attempts=integer(
-                "MAX_DELIVERY_ATTEMPTS", defaults.max_delivery_attempts, 1, 100
-            ),
-            retry_delay_ms=integer("RETRY_DELAY_MS", defaults.retry_delay_ms, 10, 3_600_000),
-            rabbitmq_prefetch=integer("RABBITMQ_PREFETCH", defaults.rabbitmq_prefetch, 1, 10_000),
-            relay_batch_size=integer("RELAY_BATCH_SIZE", defaults.relay_batch_size, 1, 10_000),
-            outbox_lease_seconds=seconds(
-                "OUTBOX_LEASE_SECONDS", defaults.outbox_lease_seconds, 1, 86_400
-            ),
-            rate_limit_per_minute=integer(
-                "RATE_LIMIT_PER_MINUTE", defaults.rate_limit_per_minute, 1
-            ),
             redis_url=redis_url,
-            sweep_interval_seconds=float(sweep),
             log_level=log_level,
-            webhook_timeout_seconds=seconds(
-                "WEBHOOK_TIMEOUT_SECONDS", defaults.webhook_timeout_seconds, 0.01, 300
-            ),
-            webhook_retry_base_seconds=seconds(
-                "WEBHOOK_RETRY_BASE_SECONDS", defaults.webhook_retry_base_seconds, 0.001, 86_400
-            ),
-            webhook_max_attempts=integer(
-                "WEBHOOK_MAX_ATTEMPTS", defaults.webhook_max_attempts, 1, 100
-            ),
-            webhook_breaker_failures=integer(
-                "WEBHOOK_BREAKER_FAILURES", defaults.webhook_breaker_failures, 1, 10_000
-            ),
-            webhook_breaker_cooldown_seconds=seconds(
-                "WEBHOOK_BREAKER_COOLDOWN_SECONDS",
-                defaults.webhook_breaker_cooldown_seconds,
-                0.001,
-                86_400,
-            ),
             webhooks_allow_private_networks=allow_private in {"true", "1", "yes"},
+            **numbers,
         )
+
+
+def _number(env: Mapping[str, str], name: str, convert: type[T], what: str) -> T | None:
+    """ORDERLY_<name> converted, or None when it is unset or blank (the default stands)."""
+    raw = env.get(f"ORDERLY_{name}")
+    if raw is None or not raw.strip():
+        return None
+    try:
+        return convert(raw)
+    except ValueError:
+        raise ConfigError(f"ORDERLY_{name} must be {what}, got {raw!r}") from None
+
+
+@dataclass(frozen=True)
+class _Integer:
+    low: int
+    high: int | None = None
+
+    def read(self, env: Mapping[str, str], name: str) -> int | None:
+        value = _number(env, name, int, "an integer")
+        if value is not None and (
+            value < self.low or (self.high is not None and value > self.high)
+        ):
+            bound = f">= {self.low}" if self.high is None else f"{self.low}-{self.high}"
+            raise ConfigError(f"ORDERLY_{name} must be {bound}, got {value}")
+        return value
+
+
+@dataclass(frozen=True)
+class _Fraction:
+    def read(self, env: Mapping[str, str], name: str) -> float | None:
+        value = _number(env, name, float, "a number")
+        if value is not None and not 0.0 <= value <= 1.0:
+            raise ConfigError(f"ORDERLY_{name} must be between 0 and 1, got {value}")
+        return value
+
+
+@dataclass(frozen=True)
+class _Seconds:
+    low: float
+    high: float
+
+    def read(self, env: Mapping[str, str], name: str) -> float | None:
+        value = _number(env, name, float, "a number of seconds")
+        if value is not None and not self.low <= value <= self.high:  # NaN fails too
+            raise ConfigError(
+                f"ORDERLY_{name} must be {self.low:g}-{self.high:g} seconds, "
+                f"got {env[f'ORDERLY_{name}']!r}"
+            )
+        return value
+
+
+# The numeric settings: field -> rule, read from ORDERLY_<FIELD> in this order (the
+# first bad variable is the one reported); unset or blank keeps the field's default.
+_NUMBERS: dict[str, _Integer | _Fraction | _Seconds] = {
+    "payment_timeout_seconds": _Integer(1),
+    "payments_decline_above": _Integer(0),
+    "payments_failure_rate": _Fraction(),
+    "payments_latency_ms": _Integer(0, 600_000),
+    "payments_timeout_seconds": _Seconds(0.001, 3600),
+    "payments_breaker_failures": _Integer(1, 1_000_000),
+    "payments_breaker_cooldown_seconds": _Seconds(0.0, 86_400),
+    "max_delivery_attempts": _Integer(1, 100),
+    "retry_delay_ms": _Integer(10, 3_600_000),
+    "rabbitmq_prefetch": _Integer(1, 10_000),
+    "relay_batch_size": _Integer(1, 10_000),
+    "outbox_lease_seconds": _Seconds(1, 86_400),
+    "rate_limit_per_minute": _Integer(1),
+    "webhook_timeout_seconds": _Seconds(0.01, 300),
+    "webhook_retry_base_seconds": _Seconds(0.001, 86_400),
+    "webhook_max_attempts": _Integer(1, 100),
+    "webhook_breaker_failures": _Integer(1, 10_000),
+    "webhook_breaker_cooldown_seconds": _Seconds(0.001, 86_400),
+}
 
 
 def _check_database_url(url: str) -> None:

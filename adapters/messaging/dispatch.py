@@ -85,24 +85,49 @@ class HandlerDispatcher:
             self._run(handler, envelope)
 
     def _run(self, handler: EventHandler, envelope: EventEnvelope) -> None:
+        failed = self._attempt_runs(handler, envelope, lambda exc: isinstance(exc, TransientError))
+        if failed is not None:
+            raise failed[0]
+
+    def _attempt_runs(
+        self,
+        handler: EventHandler,
+        envelope: EventEnvelope,
+        retryable: Callable[[Exception], bool],
+        scoped: bool = False,
+    ) -> tuple[Exception, int] | None:
+        """Up to `attempts` runs with backoff between them: None once one succeeds, else
+        the failure that ended them (the last, or one `retryable` refuses) and its attempt
+        number. DependencyUnavailable propagates. `scoped` runs each attempt in its own log
+        context and span (a caller that has none around the whole)."""
         for attempt in range(1, self._attempts + 1):
             try:
-                handler.handle(envelope)
-                metrics.MESSAGES_HANDLED.labels(handler.name).inc()
-                return
-            except TransientError:
-                if attempt == self._attempts:
-                    raise
+                if scoped:
+                    with handling(envelope, handler.name), correlation(envelope.correlation_id):
+                        handler.handle(envelope)
+                else:
+                    handler.handle(envelope)
+            except DependencyUnavailable:
+                raise
+            except Exception as exc:
+                if attempt == self._attempts or not retryable(exc):
+                    return exc, attempt
                 metrics.MESSAGES_RETRIED.labels(handler.name).inc()
                 delay = self._delay(attempt)
                 logger.warning(
-                    "transient failure in %s for %s, retry %d in %.2fs",
+                    "%s failed on event %s (attempt %d of %d), retrying in %.2fs: %s",
                     handler.name,
                     envelope.event_id,
                     attempt,
+                    self._attempts,
                     delay,
+                    describe(exc),
                 )
                 self._sleep(delay)
+            else:
+                metrics.MESSAGES_HANDLED.labels(handler.name).inc()
+                return None
+        return None
 
     def run_batch(
         self,
@@ -172,39 +197,20 @@ class HandlerDispatcher:
         handled, False if parked; never raises for a handler failure (DependencyUnavailable
         propagates)."""
         assert self._dead_letters is not None, "no dead-letter store to park deliveries in"
-        for attempt in range(1, self._attempts + 1):
-            try:
-                with handling(envelope, handler.name), correlation(envelope.correlation_id):
-                    handler.handle(envelope)
-                metrics.MESSAGES_HANDLED.labels(handler.name).inc()
-                return True
-            except DependencyUnavailable:
-                raise
-            except Exception as exc:
-                if attempt < self._attempts:
-                    metrics.MESSAGES_RETRIED.labels(handler.name).inc()
-                    delay = self._delay(attempt)
-                    logger.warning(
-                        "%s failed on event %s (attempt %d of %d), retrying in %.2fs: %s",
-                        handler.name,
-                        envelope.event_id,
-                        attempt,
-                        self._attempts,
-                        delay,
-                        describe(exc),
-                    )
-                    self._sleep(delay)
-                    continue
-                logger.error(
-                    "%s failed on event %s after %d attempts, dead-lettered: %s",
-                    handler.name,
-                    envelope.event_id,
-                    attempt,
-                    describe(exc),
-                    exc_info=exc,
-                )
-                self._dead_letters.add(
-                    DeadLetter(handler.name, envelope, attempt, describe(exc), self._now())
-                )
-                metrics.MESSAGES_DEAD_LETTERED.labels(handler.name).inc()
+        failed = self._attempt_runs(handler, envelope, lambda _: True, scoped=True)
+        if failed is None:
+            return True
+        exc, attempt = failed
+        logger.error(
+            "%s failed on event %s after %d attempts, dead-lettered: %s",
+            handler.name,
+            envelope.event_id,
+            attempt,
+            describe(exc),
+            exc_info=exc,
+        )
+        self._dead_letters.add(
+            DeadLetter(handler.name, envelope, attempt, describe(exc), self._now())
+        )
+        metrics.MESSAGES_DEAD_LETTERED.labels(handler.name).inc()
         return False

@@ -3,11 +3,16 @@
 Each aggregate has a `*_from_row` (rows in, domain object out) and a `*_values`
 (domain object in, column values out). Domain classes stay plain Python; see
 adapters/sql/README.md for why this beats an ORM session here.
+
+The columns stored as they are (same name on the row and on the object) are
+listed once per table in a `Columns`; each function spells out only the columns
+it converts (enums, Money, JSON, computed view fields).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from operator import attrgetter, itemgetter
 from typing import Any
 
 from core.domain.catalog import Product
@@ -22,57 +27,74 @@ from core.ports.queries import OrderLineView, OrderView, PrincipalView, ProductV
 Row = Mapping[Any, Any]  # a RowMapping, or any dict of column values
 
 
+class Columns:
+    """Columns copied unchanged between a row and an object of the same attribute names."""
+
+    def __init__(self, *names: str) -> None:
+        if len(names) < 2:  # itemgetter/attrgetter of one name return the value, not a tuple
+            raise ValueError("Columns takes two names or more")
+        self.names = names
+        self._items = itemgetter(*names)
+        self._attrs = attrgetter(*names)
+
+    # The getters return one value per name by construction; strict=True would only
+    # add a check per row on the read path.
+    def of_row(self, row: Row) -> dict[str, Any]:
+        return dict(zip(self.names, self._items(row), strict=False))
+
+    def of(self, obj: object) -> dict[str, Any]:
+        return dict(zip(self.names, self._attrs(obj), strict=False))
+
+
+_STAMPED = ("created_at", "updated_at", "version")
+PRODUCT = Columns("sku", "name", "active", *_STAMPED)
+ORDER = Columns("id", "customer_id", "currency", *_STAMPED)
+PAYMENT = Columns(
+    "order_id", "amount", "currency", "charge_id", "created_at", "refund_id", "refunded_at",
+    "version",
+)  # fmt: skip
+PRINCIPAL = Columns("id", "name", "key_hash", "created_at", "revoked_at", "version")
+PRINCIPAL_VIEW = Columns("id", "name", "role", "created_at", "revoked_at")
+IDEMPOTENCY = Columns("principal_id", "key", "fingerprint", "order_id", "created_at")
+ENVELOPE = Columns("event_id", "type", "subject", "occurred_at", "correlation_id", "schema_version")
+
+
 def product_from_row(row: Row) -> Product:
-    return Product(
-        sku=row["sku"],
-        name=row["name"],
-        price=Money(row["price"], row["currency"]),
-        active=row["active"],
-        version=row["version"],
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
-    )
+    return Product(price=Money(row["price"], row["currency"]), **PRODUCT.of_row(row))
 
 
 def product_values(product: Product) -> dict[str, Any]:
-    return {
-        "sku": product.sku,
-        "name": product.name,
-        "price": product.price.amount,
-        "currency": product.price.currency,
-        "active": product.active,
-        "version": product.version,
-        "created_at": product.created_at,
-        "updated_at": product.updated_at,
-    }
+    price = product.price
+    return PRODUCT.of(product) | {"price": price.amount, "currency": price.currency}
+
+
+def product_view_from_row(row: Row) -> ProductView:
+    on_hand, reserved = row["on_hand"], row["reserved"]
+    return ProductView(
+        price=row["price"],
+        currency=row["currency"],
+        available=(on_hand - reserved) if on_hand is not None else 0,
+        **PRODUCT.of_row(row),
+    )
 
 
 def order_from_rows(row: Row, lines: Iterable[Row]) -> Order:
+    reason = row["cancel_reason"]
     return Order(
-        id=row["id"],
-        customer_id=row["customer_id"],
         lines=[OrderLine(ln["sku"], ln["quantity"], ln["unit_price"]) for ln in lines],
-        currency=row["currency"],
         status=OrderStatus(row["status"]),
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
-        cancel_reason=CancelReason(row["cancel_reason"]) if row["cancel_reason"] else None,
-        version=row["version"],
+        cancel_reason=CancelReason(reason) if reason else None,
+        **ORDER.of_row(row),
     )
 
 
 def order_values(order: Order) -> dict[str, Any]:
     """The mutable part of an order row (lines never change after placement)."""
-    return {
-        "id": order.id,
-        "customer_id": order.customer_id,
+    reason = order.cancel_reason
+    return ORDER.of(order) | {
         "status": order.status.value,
-        "currency": order.currency,
         "total": order.total.amount,
-        "cancel_reason": order.cancel_reason.value if order.cancel_reason else None,
-        "created_at": order.created_at,
-        "updated_at": order.updated_at,
-        "version": order.version,
+        "cancel_reason": reason.value if reason else None,
     }
 
 
@@ -97,138 +119,45 @@ def order_view_from_rows(row: Row, lines: Iterable[Row]) -> OrderView:
         for ln in lines
     ]
     return OrderView(
-        id=row["id"],
-        customer_id=row["customer_id"],
         status=row["status"],
         lines=line_views,
         total=sum(ln.line_total for ln in line_views),
-        currency=row["currency"],
         cancel_reason=row["cancel_reason"],
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
-        version=row["version"],
+        **ORDER.of_row(row),
     )
 
 
 def payment_from_row(row: Row) -> Payment:
-    return Payment(
-        order_id=row["order_id"],
-        amount=row["amount"],
-        currency=row["currency"],
-        charge_id=row["charge_id"],
-        status=PaymentStatus(row["status"]),
-        created_at=row["created_at"],
-        refund_id=row["refund_id"],
-        refunded_at=row["refunded_at"],
-        version=row["version"],
-    )
+    return Payment(status=PaymentStatus(row["status"]), **PAYMENT.of_row(row))
 
 
 def payment_values(payment: Payment) -> dict[str, Any]:
-    return {
-        "order_id": payment.order_id,
-        "amount": payment.amount,
-        "currency": payment.currency,
-        "charge_id": payment.charge_id,
-        "status": payment.status.value,
-        "created_at": payment.created_at,
-        "refund_id": payment.refund_id,
-        "refunded_at": payment.refunded_at,
-        "version": payment.version,
-    }
+    return PAYMENT.of(payment) | {"status": payment.status.value}
 
 
 def principal_from_row(row: Row) -> Principal:
-    return Principal(
-        id=row["id"],
-        name=row["name"],
-        role=Role(row["role"]),
-        key_hash=row["key_hash"],
-        created_at=row["created_at"],
-        revoked_at=row["revoked_at"],
-        version=row["version"],
-    )
+    return Principal(role=Role(row["role"]), **PRINCIPAL.of_row(row))
 
 
 def principal_values(principal: Principal) -> dict[str, Any]:
-    return {
-        "id": principal.id,
-        "name": principal.name,
-        "role": principal.role.value,
-        "key_hash": principal.key_hash,
-        "created_at": principal.created_at,
-        "revoked_at": principal.revoked_at,
-        "version": principal.version,
-    }
+    return PRINCIPAL.of(principal) | {"role": principal.role.value}
 
 
 def principal_view_from_row(row: Row) -> PrincipalView:
-    return PrincipalView(
-        id=row["id"],
-        name=row["name"],
-        role=row["role"],
-        active=row["revoked_at"] is None,
-        created_at=row["created_at"],
-        revoked_at=row["revoked_at"],
-    )
+    return PrincipalView(active=row["revoked_at"] is None, **PRINCIPAL_VIEW.of_row(row))
 
 
 def idempotency_from_row(row: Row) -> IdempotencyRecord:
-    return IdempotencyRecord(
-        principal_id=row["principal_id"],
-        key=row["key"],
-        fingerprint=row["fingerprint"],
-        order_id=row["order_id"],
-        response=dict(row["response"]),
-        created_at=row["created_at"],
-    )
+    return IdempotencyRecord(response=dict(row["response"]), **IDEMPOTENCY.of_row(row))
 
 
 def idempotency_values(record: IdempotencyRecord) -> dict[str, Any]:
-    return {
-        "principal_id": record.principal_id,
-        "key": record.key,
-        "fingerprint": record.fingerprint,
-        "order_id": record.order_id,
-        "response": record.response,
-        "created_at": record.created_at,
-    }
-
-
-def product_view_from_row(row: Row) -> ProductView:
-    on_hand, reserved = row["on_hand"], row["reserved"]
-    return ProductView(
-        sku=row["sku"],
-        name=row["name"],
-        price=row["price"],
-        currency=row["currency"],
-        active=row["active"],
-        available=(on_hand - reserved) if on_hand is not None else 0,
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
-        version=row["version"],
-    )
+    return IDEMPOTENCY.of(record) | {"response": record.response}
 
 
 def envelope_from_row(row: Row) -> EventEnvelope:
-    return EventEnvelope(
-        event_id=row["event_id"],
-        type=row["type"],
-        subject=row["subject"],
-        occurred_at=row["occurred_at"],
-        correlation_id=row["correlation_id"],
-        schema_version=row["schema_version"],
-        payload=dict(row["payload"]),
-    )
+    return EventEnvelope(payload=dict(row["payload"]), **ENVELOPE.of_row(row))
 
 
 def envelope_values(envelope: EventEnvelope) -> dict[str, Any]:
-    return {
-        "event_id": envelope.event_id,
-        "type": envelope.type,
-        "subject": envelope.subject,
-        "occurred_at": envelope.occurred_at,
-        "correlation_id": envelope.correlation_id,
-        "schema_version": envelope.schema_version,
-        "payload": envelope.payload,
-    }
+    return ENVELOPE.of(envelope) | {"payload": envelope.payload}

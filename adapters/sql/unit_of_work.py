@@ -15,6 +15,7 @@ from sqlalchemy import exc as sa_exc
 from adapters.sql.bulk import execute_many
 from adapters.sql.database import SqlDatabase, WriteScope
 from adapters.sql.errors import reraise, translate_driver_error
+from adapters.sql.mapping import envelope_values
 from adapters.sql.outbox_listener import CHANNEL as OUTBOX_CHANNEL
 from adapters.sql.repositories.orders import SqlOrderRepository
 from adapters.sql.repositories.payments import SqlPaymentRepository
@@ -113,17 +114,7 @@ class SqlUnitOfWork(UnitOfWork):
         now = self._clock.now()
         trace = otel.current_traceparent()
         rows = [
-            {
-                "event_id": envelope.event_id,
-                "type": envelope.type,
-                "subject": envelope.subject,
-                "occurred_at": envelope.occurred_at,
-                "correlation_id": envelope.correlation_id,
-                "schema_version": envelope.schema_version,
-                "payload": envelope.payload,
-                "created_at": now,
-                "trace_context": trace,
-            }
+            envelope_values(envelope) | {"created_at": now, "trace_context": trace}
             for envelope in envelopes
         ]
         connection = self._connection()

@@ -106,11 +106,7 @@ def current_traceparent() -> str | None:
     """The W3C traceparent of the current span, or None (tracing off, or no span)."""
     if not enabled():
         return None
-    from opentelemetry.propagate import inject
-
-    carrier: dict[str, str] = {}
-    inject(carrier)
-    return carrier.get(TRACEPARENT)
+    return _headers().get(TRACEPARENT)
 
 
 def current_ids() -> tuple[str, str] | None:
@@ -154,6 +150,25 @@ def _parent(event_id: str) -> Any:
     return extract({TRACEPARENT: traceparent})
 
 
+def _headers() -> dict[str, str]:
+    """The propagation headers of the current span (traceparent, ...)."""
+    from opentelemetry.propagate import inject
+
+    carrier: dict[str, str] = {}
+    inject(carrier)
+    return carrier
+
+
+def _event_span(name: str, event_id: str, kind: str, attributes: dict[str, str]) -> Any:
+    """A span about an event, continuing the event's trace when this process knows it;
+    `kind` names a SpanKind (CONSUMER, PRODUCER, CLIENT)."""
+    from opentelemetry.trace import SpanKind
+
+    return _state["tracer"].start_as_current_span(
+        name, context=_parent(event_id), kind=SpanKind[kind], attributes=attributes
+    )
+
+
 def _attributes(envelope: EventEnvelope) -> dict[str, str]:
     return {
         "messaging.message.id": envelope.event_id,
@@ -166,14 +181,9 @@ def _attributes(envelope: EventEnvelope) -> dict[str, str]:
 @contextmanager
 def handler_span(envelope: EventEnvelope, handler: str) -> Iterator[None]:
     """A consumer span for one handler run, continuing the event's trace."""
-    from opentelemetry.trace import SpanKind
-
-    tracer = _state["tracer"]
-    with tracer.start_as_current_span(
-        f"handle {envelope.type} {handler}",
-        context=_parent(envelope.event_id),
-        kind=SpanKind.CONSUMER,
-        attributes={**_attributes(envelope), "orderly.handler": handler},
+    attributes = {**_attributes(envelope), "orderly.handler": handler}
+    with _event_span(
+        f"handle {envelope.type} {handler}", envelope.event_id, "CONSUMER", attributes
     ):
         yield
 
@@ -186,19 +196,8 @@ def client_span(event_id: str, name: str, url: str) -> Iterator[dict[str, str]]:
     if not enabled():
         yield {}
         return
-    from opentelemetry.propagate import inject
-    from opentelemetry.trace import SpanKind
-
-    tracer = _state["tracer"]
-    with tracer.start_as_current_span(
-        name,
-        context=_parent(event_id),
-        kind=SpanKind.CLIENT,
-        attributes={"messaging.message.id": event_id, "url.full": url},
-    ):
-        carrier: dict[str, str] = {}
-        inject(carrier)
-        yield carrier
+    with _event_span(name, event_id, "CLIENT", {"messaging.message.id": event_id, "url.full": url}):
+        yield _headers()
 
 
 def publish_headers(envelope: EventEnvelope, destination: str) -> dict[str, str]:
@@ -206,19 +205,9 @@ def publish_headers(envelope: EventEnvelope, destination: str) -> dict[str, str]
     once; returns the headers that carry it to the consumer."""
     if not enabled():
         return {}
-    from opentelemetry.propagate import inject
-    from opentelemetry.trace import SpanKind
-
-    tracer = _state["tracer"]
-    with tracer.start_as_current_span(
-        f"publish {envelope.type}",
-        context=_parent(envelope.event_id),
-        kind=SpanKind.PRODUCER,
-        attributes={**_attributes(envelope), "messaging.destination.name": destination},
-    ):
-        carrier: dict[str, str] = {}
-        inject(carrier)
-    return carrier
+    attributes = {**_attributes(envelope), "messaging.destination.name": destination}
+    with _event_span(f"publish {envelope.type}", envelope.event_id, "PRODUCER", attributes):
+        return _headers()
 
 
 def traced(name: str, use_case: T) -> T:

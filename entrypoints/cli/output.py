@@ -8,16 +8,20 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import fields, is_dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
+
+from entrypoints.cli.support import echo_json
 
 if TYPE_CHECKING:  # rich loads when something is printed, not for --help
     from rich.console import Console
     from rich.table import Table
+
+T = TypeVar("T")
 
 # ISO 4217 currencies whose minor unit is not 1/100 (the rest use two decimals).
 _EXPONENTS = {
@@ -113,6 +117,34 @@ def print_listing(
         click.echo("\n".join(line(row) for row in texts[start : start + 1000]))
     if caption:
         click.echo(caption)
+
+
+def print_items(
+    as_json: bool,
+    items: Sequence[T],
+    as_dict: Callable[[T], dict[str, Any]],
+    empty: str,
+    columns: Sequence[str],
+    row: Callable[[T], Sequence[object]],
+) -> None:
+    """A whole listing: a JSON array for scripts, else `empty` or a table of one row each."""
+    if as_json:
+        echo_json([as_dict(item) for item in items])
+    elif not items:
+        click.echo(empty)
+    else:
+        print_listing(columns, [row(item) for item in items])
+
+
+def print_secret(as_json: bool, data: dict[str, Any], summary: str, what: str, secret: str) -> None:
+    """What was created with its credential (in `data` for scripts), which is stored hashed
+    or sealed, so this is the only time it is shown."""
+    if as_json:
+        echo_json(data)
+        return
+    click.echo(summary)
+    click.echo(f"{what} (shown once; store it now, it cannot be shown again):")
+    click.echo(secret)
 
 
 def echo_json_array(items: Iterable[dict[str, Any]]) -> None:

@@ -6,9 +6,9 @@ import click
 
 from core.domain.errors import AlreadyExists, NotFound
 from entrypoints.cli.hints import fix_hints
-from entrypoints.cli.output import format_time, print_listing, view_dict
+from entrypoints.cli.output import format_time, print_items, print_secret, view_dict
 from entrypoints.cli.params import PRINCIPAL_NAME
-from entrypoints.cli.support import container, echo_json, refusals
+from entrypoints.cli.support import container, refusals
 
 _LIST_HINT = "see `orderly users list`"
 
@@ -44,15 +44,10 @@ def create(name: str, role: str, as_json: bool) -> None:
     """
     with fix_hints({AlreadyExists: "choose another name, or revoke the old one"}):
         created = container().create_principal()(name, role)
-    if as_json:
-        echo_json(
-            {"id": created.id, "name": created.name, "role": created.role.value,
-             "api_key": created.api_key}
-        )  # fmt: skip
-        return
-    click.echo(f"Created {created.role.value} {created.name} (id {created.id}).")
-    click.echo("API key (shown once; store it now, it cannot be shown again):")
-    click.echo(created.api_key)
+    data = {"id": created.id, "name": created.name, "role": created.role.value,
+            "api_key": created.api_key}  # fmt: skip
+    summary = f"Created {created.role.value} {created.name} (id {created.id})."
+    print_secret(as_json, data, summary, "API key", created.api_key)
 
 
 @users.command("list")
@@ -60,24 +55,20 @@ def create(name: str, role: str, as_json: bool) -> None:
 @refusals
 def list_(as_json: bool) -> None:
     """List principals by name, with role and status. Keys are never shown."""
-    principals = container().list_principals()()
-    if as_json:
-        echo_json([view_dict(p) for p in principals])
-        return
-    if not principals:
-        click.echo("No principals yet. Create one with: orderly users create NAME --role admin")
-        return
-    rows = [
-        (
+    print_items(
+        as_json,
+        container().list_principals()(),
+        view_dict,
+        "No principals yet. Create one with: orderly users create NAME --role admin",
+        ["Name", "Role", "Status", "Created", "ID"],
+        lambda p: (
             p.name,
             p.role,
             "active" if p.active else f"revoked {format_time(p.revoked_at)}",
             format_time(p.created_at),
             p.id,
-        )
-        for p in principals
-    ]
-    print_listing(["Name", "Role", "Status", "Created", "ID"], rows)
+        ),
+    )
 
 
 @users.command("revoke")

@@ -9,7 +9,7 @@ import click
 if TYPE_CHECKING:  # `orderly --help` must not pay for the webhook rules' import
     from core.domain.webhooks import Delivery, Subscription
     from core.use_cases.webhooks import SubscriptionDetail, WebhookAdmin
-from entrypoints.cli.output import format_time, print_listing
+from entrypoints.cli.output import format_time, print_items, print_secret
 from entrypoints.cli.support import container, echo_json, refusals
 
 
@@ -85,12 +85,9 @@ def add(url: str, events: str, description: str, as_json: bool) -> None:
     """
     names = [name.strip() for name in events.split(",") if name.strip()]
     created = _admin().create(url, names, description)
-    if as_json:
-        echo_json(_subscription_dict(created.subscription) | {"secret": created.secret})
-        return
-    click.echo(f"Created webhook {created.subscription.id} for {url}.")
-    click.echo("Signing secret (shown once; store it now, it cannot be shown again):")
-    click.echo(created.secret)
+    data = _subscription_dict(created.subscription) | {"secret": created.secret}
+    summary = f"Created webhook {created.subscription.id} for {url}."
+    print_secret(as_json, data, summary, "Signing secret", created.secret)
 
 
 @webhooks.command("list")
@@ -107,14 +104,14 @@ def list_(as_json: bool) -> None:
         cursor = page.next_cursor
         if cursor is None:
             break
-    if as_json:
-        echo_json([_subscription_dict(s) for s in items])
-        return
-    if not items:
-        click.echo("No webhooks yet. Add one with: orderly webhooks add URL --events '*'")
-        return
-    rows = [(s.id, s.url, ",".join(s.events), "active" if s.active else "disabled") for s in items]
-    print_listing(["ID", "URL", "Events", "Status"], rows)
+    print_items(
+        as_json,
+        items,
+        _subscription_dict,
+        "No webhooks yet. Add one with: orderly webhooks add URL --events '*'",
+        ["ID", "URL", "Events", "Status"],
+        lambda s: (s.id, s.url, ",".join(s.events), "active" if s.active else "disabled"),
+    )
 
 
 @webhooks.command("show")
@@ -193,14 +190,13 @@ def rotate_secret(webhook_id: str, as_json: bool) -> None:
 def deliveries(webhook_id: str, status: str | None, limit: int, as_json: bool) -> None:
     """The delivery log, newest first."""
     page = _admin().deliveries(webhook_id, status, limit)
-    if as_json:
-        echo_json([_delivery_dict(d) for d in page.items])
-        return
-    if not page.items:
-        click.echo("No deliveries.")
-        return
-    rows = [
-        (
+    print_items(
+        as_json,
+        page.items,
+        _delivery_dict,
+        "No deliveries.",
+        ["ID", "Event", "Subject", "Status", ">Attempts", ">HTTP", "Last try"],
+        lambda d: (
             d.id,
             d.event_type,
             d.subject,
@@ -208,10 +204,8 @@ def deliveries(webhook_id: str, status: str | None, limit: int, as_json: bool) -
             d.attempts,
             d.last_status_code or "-",
             format_time(d.last_attempt_at) if d.last_attempt_at else "-",
-        )
-        for d in page.items
-    ]
-    print_listing(["ID", "Event", "Subject", "Status", ">Attempts", ">HTTP", "Last try"], rows)
+        ),
+    )
 
 
 @webhooks.command("redeliver")

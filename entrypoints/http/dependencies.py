@@ -12,7 +12,8 @@ not among them: the request-context middleware sets it for the whole request.)
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar
 
 from litestar import Request
 from litestar.di import Provide
@@ -26,6 +27,20 @@ from entrypoints.container import Container
 from entrypoints.http.auth import actor_of
 from entrypoints.http.metrics import AppMetrics
 from entrypoints.http.offload import Offload
+
+T = TypeVar("T")
+
+
+class _FromContainer(Generic[T]):
+    """A `Services` attribute read from the container provider of the same name when
+    asked for (not cached: an overridden provider counts from the next access)."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self._name = name
+
+    def __get__(self, services: Services, owner: type | None = None) -> T:
+        provide: Callable[[], T] = getattr(services._container, self._name)
+        return provide()
 
 
 class Services:
@@ -45,42 +60,16 @@ class Services:
     def actor(self) -> Actor:
         return actor_of(self._request)
 
-    # Use cases, from the container on each request.
-    @property
-    def create_product(self) -> CreateProduct:
-        return self._container.create_product()
-
-    @property
-    def update_product(self) -> UpdateProduct:
-        return self._container.update_product()
-
-    @property
-    def set_stock(self) -> SetStock:
-        return self._container.set_stock()
-
-    @property
-    def adjust_stock(self) -> AdjustStock:
-        return self._container.adjust_stock()
-
-    @property
-    def place_order(self) -> PlaceOrder:
-        return self._container.place_order()
-
-    @property
-    def cancel_order(self) -> CancelOrder:
-        return self._container.cancel_order()
-
-    @property
-    def ship_order(self) -> ShipOrder:
-        return self._container.ship_order()
-
-    @property
-    def product_queries(self) -> ProductQueries:
-        return self._container.product_queries()
-
-    @property
-    def order_queries(self) -> OrderQueries:
-        return self._container.order_queries()
+    # Use cases and queries, from the container on each request.
+    create_product: _FromContainer[CreateProduct] = _FromContainer()
+    update_product: _FromContainer[UpdateProduct] = _FromContainer()
+    set_stock: _FromContainer[SetStock] = _FromContainer()
+    adjust_stock: _FromContainer[AdjustStock] = _FromContainer()
+    place_order: _FromContainer[PlaceOrder] = _FromContainer()
+    cancel_order: _FromContainer[CancelOrder] = _FromContainer()
+    ship_order: _FromContainer[ShipOrder] = _FromContainer()
+    product_queries: _FromContainer[ProductQueries] = _FromContainer()
+    order_queries: _FromContainer[OrderQueries] = _FromContainer()
 
 
 def dependencies(container: Container, offload: Offload, metrics: AppMetrics) -> dict[str, Provide]:

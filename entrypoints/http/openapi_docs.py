@@ -8,12 +8,14 @@ and Litestar's render plugin points at those URLs instead of a CDN.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
 import msgspec
 from litestar._openapi.schema_generation.plugins.struct import StructSchemaPlugin
+from litestar.handlers import HTTPRouteHandler
 from litestar.openapi import OpenAPIConfig, ResponseSpec
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme, Tag
@@ -134,3 +136,24 @@ def problems(*statuses: int) -> dict[int, ResponseSpec]:
         )
         for status in wanted
     }
+
+
+def operation(
+    method: Callable[..., HTTPRouteHandler],
+    path: str,
+    operation_id: str,
+    summary: str,
+    *statuses: int,
+    responses: dict[int, ResponseSpec] | None = None,
+    **options: Any,
+) -> HTTPRouteHandler:
+    """A documented /v1 operation: `method` (get, post, ...) at `path` with its id, summary
+    and problem responses (`statuses` plus the ones every operation may answer);
+    `responses` adds the others it documents (304, say)."""
+    return method(
+        path,
+        operation_id=operation_id,
+        summary=summary,
+        responses={**(responses or {}), **problems(*statuses)},
+        **options,
+    )

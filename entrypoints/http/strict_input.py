@@ -117,24 +117,12 @@ class StrictInput:
     async def __call__(self, request: Request[Any, Any, Any]) -> None:
         handler = request.route_handler
         unknown = sorted(set(request.query_params) - self._query_names(handler))
-        if unknown:
-            raise ProblemException(
-                422,
-                "validation_error",
-                f"unknown query parameter: {', '.join(unknown)}",
-                [FieldProblem(name, "is not a parameter of this operation") for name in unknown],
-            )
+        _refuse(unknown, "unknown query parameter", "is not a parameter of this operation")
         # Every parameter of this API is single-valued: which of two values would count?
         repeated = sorted(
             k for k in set(request.query_params) if len(request.query_params.getall(k)) > 1
         )
-        if repeated:
-            raise ProblemException(
-                422,
-                "validation_error",
-                f"query parameter given more than once: {', '.join(repeated)}",
-                [FieldProblem(name, "must be given at most once") for name in repeated],
-            )
+        _refuse(repeated, "query parameter given more than once", "must be given at most once")
         data = handler.parsed_fn_signature.parameters.get("data")
         if data is None:
             await refuse_unexpected_body(request)
@@ -155,3 +143,14 @@ class StrictInput:
                 400, "malformed_json", f"the request body is not valid JSON: {exc}"
             ) from None
         return None
+
+
+def _refuse(names: list[str], title: str, problem: str) -> None:
+    """422 naming each query parameter in `names` (none: nothing to refuse)."""
+    if names:
+        raise ProblemException(
+            422,
+            "validation_error",
+            f"{title}: {', '.join(names)}",
+            [FieldProblem(name, problem) for name in names],
+        )

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pika
@@ -56,29 +58,45 @@ class DeadLetterQueue:
             raise unavailable(exc, self._url) from exc
         return connection, channel
 
-    def count(self) -> int:
+    @contextmanager
+    def _channel(self) -> Iterator[Any]:
+        """A channel on a connection of its own, closed after; broker errors become
+        DependencyUnavailable. Messages fetched and not acked return to the queue when
+        the connection closes."""
         connection, channel = self._open()
         try:
-            return int(channel.queue_declare(DEAD_LETTER_QUEUE, passive=True).method.message_count)
-        finally:
-            connection.close()
-
-    def peek(self, limit: int = 100) -> list[DeadLetter]:
-        """Peek without removing: fetched unacked, then returned by closing the channel."""
-        connection, channel = self._open()
-        found: list[DeadLetter] = []
-        try:
-            depth = channel.queue_declare(DEAD_LETTER_QUEUE, passive=True).method.message_count
-            for _ in range(min(limit, depth)):
-                method, properties, body = channel.basic_get(DEAD_LETTER_QUEUE, auto_ack=False)
-                if method is None:
-                    break
-                found.append(_describe(properties, body))
+            yield channel
         except BROKER_ERRORS as exc:
             raise unavailable(exc, self._url) from exc
         finally:
             if connection.is_open:
                 connection.close()
+
+    @staticmethod
+    def _fetch(
+        channel: Any, enough: Callable[[], bool] = lambda: False
+    ) -> Iterator[tuple[Any, Any, bytes]]:
+        """The dead letters there are now, oldest first and unacked, fetched one at a time
+        until `enough` (asked before each fetch) or the queue runs dry."""
+        depth = channel.queue_declare(DEAD_LETTER_QUEUE, passive=True).method.message_count
+        for _ in range(depth):
+            if enough():
+                return
+            method, properties, body = channel.basic_get(DEAD_LETTER_QUEUE, auto_ack=False)
+            if method is None:
+                return
+            yield method, properties, body
+
+    def count(self) -> int:
+        with self._channel() as channel:
+            return int(channel.queue_declare(DEAD_LETTER_QUEUE, passive=True).method.message_count)
+
+    def peek(self, limit: int = 100) -> list[DeadLetter]:
+        """Peek without removing: fetched unacked, then returned by closing the channel."""
+        found: list[DeadLetter] = []
+        with self._channel() as channel:
+            for _, properties, body in self._fetch(channel, lambda: len(found) >= limit):
+                found.append(_describe(properties, body))
         return found
 
     def replay(self, event_id: str | None = None, limit: int | None = None) -> list[DeadLetter]:
@@ -87,18 +105,15 @@ class DeadLetterQueue:
         Each is removed from the dead-letter queue only after the broker confirmed the
         re-publish. Letters whose origin queue is unknown (unreadable messages) stay put.
         """
-        connection, channel = self._open()
         replayed: list[DeadLetter] = []
-        try:
+        with self._channel() as channel:
             channel.confirm_delivery()
-            depth = channel.queue_declare(DEAD_LETTER_QUEUE, passive=True).method.message_count
             known = {route.queue for route in self._topology.routes}
-            for _ in range(depth):
-                if limit is not None and len(replayed) >= limit:
-                    break
-                method, properties, body = channel.basic_get(DEAD_LETTER_QUEUE, auto_ack=False)
-                if method is None:
-                    break
+
+            def enough() -> bool:
+                return limit is not None and len(replayed) >= limit
+
+            for method, properties, body in self._fetch(channel, enough):
                 letter = _describe(properties, body)
                 wanted = event_id is None or letter.event_id == event_id
                 if not wanted or letter.queue not in known:
@@ -120,19 +135,8 @@ class DeadLetterQueue:
                 )
                 channel.basic_ack(method.delivery_tag)
                 replayed.append(letter)
-        except BROKER_ERRORS as exc:
-            raise unavailable(exc, self._url) from exc
-        finally:
-            if connection.is_open:
-                connection.close()
         return replayed
 
     def purge(self) -> int:
-        connection, channel = self._open()
-        try:
+        with self._channel() as channel:
             return int(channel.queue_purge(DEAD_LETTER_QUEUE).method.message_count)
-        except BROKER_ERRORS as exc:
-            raise unavailable(exc, self._url) from exc
-        finally:
-            if connection.is_open:
-                connection.close()

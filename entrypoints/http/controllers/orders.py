@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from litestar import Controller, Response, get, post
 from litestar.datastructures import ResponseHeader
 from litestar.di import NamedDependency
@@ -28,10 +30,11 @@ from entrypoints.http.controllers.params import (
 )
 from entrypoints.http.dependencies import Services
 from entrypoints.http.etags import etag, expected_version, none_match
-from entrypoints.http.openapi_docs import SECURITY, problems
+from entrypoints.http.openapi_docs import SECURITY, operation
 from entrypoints.http.openapi_links import PLACED_ORDER
 from entrypoints.http.schemas import EventList, EventOut, OrderOut, OrderPage, PlaceOrderIn
 
+ONE = "/{order_id:str}"
 ORDER_HEADERS = [
     ResponseHeader(name="ETag", documentation_only=True, description="The order's version"),
 ]
@@ -50,14 +53,11 @@ class OrderController(Controller):
     tags = ["orders"]
     security = SECURITY
 
-    @post(
-        "/",
+    @operation(
+        post, "/", "placeOrder", "Place an order", 400, 403, 409, 413, 422,
         guards=[customer_only],
         status_code=201,
-        operation_id="placeOrder",
         operation_class=PLACED_ORDER,
-        summary="Place an order",
-        responses=problems(400, 403, 409, 413, 422),
         response_headers=[
             *ORDER_HEADERS,
             ResponseHeader(name="Location", documentation_only=True, description="The order"),
@@ -67,7 +67,7 @@ class OrderController(Controller):
                 description="`true` when this is the stored response of an earlier request",
             ),
         ],
-    )
+    )  # fmt: skip
     async def place(
         self,
         data: JSONBody[PlaceOrderIn],
@@ -82,8 +82,7 @@ class OrderController(Controller):
             lines=[RequestedLine(ln.sku, ln.quantity) for ln in data.lines],
             idempotency_key=idempotency_key,
         )
-        place_order = services.place_order
-        result = await services.offload.place(lambda: place_order(command))
+        result = await services.offload.place(partial(services.place_order, command))
         headers = {"Location": f"/v1/orders/{result.order.id}"}
         if result.replayed:
             headers["Idempotent-Replayed"] = "true"
@@ -91,12 +90,7 @@ class OrderController(Controller):
             services.metrics.orders_placed.inc()
         return _order_response(result.order, 201, **headers)
 
-    @get(
-        "/",
-        operation_id="listOrders",
-        summary="List orders",
-        responses=problems(422),
-    )
+    @operation(get, "/", "listOrders", "List orders", 422)
     async def list_orders(
         self,
         services: NamedDependency[Services],
@@ -112,16 +106,11 @@ class OrderController(Controller):
         )
         return OrderPage([OrderOut.of(v) for v in page.items], page.next_cursor)
 
-    @get(
-        "/{order_id:str}",
-        operation_id="getOrder",
-        summary="Get an order",
-        responses={
-            304: ResponseSpec(None, description="Not modified (If-None-Match matched)"),
-            **problems(404, 422),
-        },
+    @operation(
+        get, ONE, "getOrder", "Get an order", 404, 422,
+        responses={304: ResponseSpec(None, description="Not modified (If-None-Match matched)")},
         response_headers=ORDER_HEADERS,
-    )
+    )  # fmt: skip
     async def get_order(
         self,
         order_id: OrderIdPath,
@@ -139,14 +128,11 @@ class OrderController(Controller):
             )
         return _order_response(view)
 
-    @post(
-        "/{order_id:str}/cancel",
+    @operation(
+        post, f"{ONE}/cancel", "cancelOrder", "Cancel an order", 404, 409, 412, 422,
         status_code=200,
-        operation_id="cancelOrder",
-        summary="Cancel an order",
-        responses=problems(404, 409, 412, 422),
         response_headers=ORDER_HEADERS,
-    )
+    )  # fmt: skip
     async def cancel(
         self,
         order_id: OrderIdPath,
@@ -165,15 +151,12 @@ class OrderController(Controller):
 
         return _order_response(await services.offload.write(cancel_now))
 
-    @post(
-        "/{order_id:str}/ship",
+    @operation(
+        post, f"{ONE}/ship", "shipOrder", "Ship an order", 403, 404, 409, 422,
         guards=[admin_only],
         status_code=200,
-        operation_id="shipOrder",
-        summary="Ship an order",
-        responses=problems(403, 404, 409, 422),
         response_headers=ORDER_HEADERS,
-    )
+    )  # fmt: skip
     async def ship(
         self,
         order_id: OrderIdPath,
@@ -181,16 +164,10 @@ class OrderController(Controller):
     ) -> Response[OrderOut]:
         """Ship a paid order (admin); shipping a shipped order is a no-op, others are 409."""
         command = ShipOrderCommand(order_id, services.actor)
-        ship_order = services.ship_order
-        view = await services.offload.write(lambda: ship_order(command).value)
-        return _order_response(view)
+        result = await services.offload.write(partial(services.ship_order, command))
+        return _order_response(result.value)
 
-    @get(
-        "/{order_id:str}/events",
-        operation_id="listOrderEvents",
-        summary="An order's events",
-        responses=problems(404, 422),
-    )
+    @operation(get, f"{ONE}/events", "listOrderEvents", "An order's events", 404, 422)
     async def events(
         self,
         order_id: OrderIdPath,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from litestar import Controller, Response, get, patch, post
 from litestar.datastructures import ResponseHeader
 from litestar.di import NamedDependency
@@ -14,9 +16,11 @@ from core.use_cases.catalog import (
 from entrypoints.http.auth import admin_only
 from entrypoints.http.controllers.params import ActiveFilter, Cursor, Limit, SkuPath
 from entrypoints.http.dependencies import Services
-from entrypoints.http.openapi_docs import SECURITY, problems
+from entrypoints.http.openapi_docs import SECURITY, operation
 from entrypoints.http.openapi_links import CREATED_PRODUCT
 from entrypoints.http.schemas import CreateProductIn, ProductOut, ProductPage, UpdateProductIn
+
+ONE = "/{sku:str}"
 
 
 class ProductController(Controller):
@@ -24,18 +28,15 @@ class ProductController(Controller):
     tags = ["products"]
     security = SECURITY
 
-    @post(
-        "/",
+    @operation(
+        post, "/", "createProduct", "Create a product", 400, 403, 409, 413, 422,
         guards=[admin_only],
         status_code=201,
-        operation_id="createProduct",
         operation_class=CREATED_PRODUCT,
-        summary="Create a product",
-        responses=problems(400, 403, 409, 413, 422),
         response_headers=[
             ResponseHeader(name="Location", documentation_only=True, description="The product")
         ],
-    )
+    )  # fmt: skip
     async def create(
         self,
         data: JSONBody[CreateProductIn],
@@ -43,18 +44,14 @@ class ProductController(Controller):
     ) -> Response[ProductOut]:
         """Create a product (admin); 409 if the SKU exists. `on_hand` sets its initial stock."""
         command = CreateProductCommand(data.sku, data.name, data.price, data.active, data.on_hand)
-        create_product = services.create_product
-        product = ProductOut.of(await services.offload.write(lambda: create_product(command)))
+        product = ProductOut.of(
+            await services.offload.write(partial(services.create_product, command))
+        )
         return Response(
             product, status_code=201, headers={"Location": f"/v1/products/{product.sku}"}
         )
 
-    @get(
-        "/",
-        operation_id="listProducts",
-        summary="List products",
-        responses=problems(422),
-    )
+    @operation(get, "/", "listProducts", "List products", 422)
     async def list_products(
         self,
         services: NamedDependency[Services],
@@ -67,24 +64,16 @@ class ProductController(Controller):
         page = await services.offload.read(lambda: queries.page(active, limit, cursor))
         return ProductPage([ProductOut.of(v) for v in page.items], page.next_cursor)
 
-    @get(
-        "/{sku:str}",
-        operation_id="getProduct",
-        summary="Get a product",
-        responses=problems(404, 422),
-    )
+    @operation(get, ONE, "getProduct", "Get a product", 404, 422)
     async def get_product(self, sku: SkuPath, services: NamedDependency[Services]) -> ProductOut:
         """One product, with its `available` stock."""
         queries = services.product_queries
         return ProductOut.of(await services.offload.read(lambda: queries.get(sku)))
 
-    @patch(
-        "/{sku:str}",
+    @operation(
+        patch, ONE, "updateProduct", "Change a product", 400, 403, 404, 413, 422,
         guards=[admin_only],
-        operation_id="updateProduct",
-        summary="Change a product",
-        responses=problems(400, 403, 404, 413, 422),
-    )
+    )  # fmt: skip
     async def update(
         self,
         sku: SkuPath,
@@ -93,6 +82,5 @@ class ProductController(Controller):
     ) -> ProductOut:
         """Change `name`, `price` and/or `active` (admin). Placed orders keep their prices."""
         command = UpdateProductCommand(sku, data.name, data.price, data.active)
-        update_product = services.update_product
-        result = await services.offload.write(lambda: update_product(command))
+        result = await services.offload.write(partial(services.update_product, command))
         return ProductOut.of(result.value)

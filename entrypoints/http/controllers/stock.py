@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from litestar import Controller, get, post, put
 from litestar.di import NamedDependency
 from litestar.params import JSONBody
@@ -10,8 +12,10 @@ from core.use_cases.inventory import AdjustStockCommand, SetStockCommand
 from entrypoints.http.auth import admin_only
 from entrypoints.http.controllers.params import SkuPath
 from entrypoints.http.dependencies import Services
-from entrypoints.http.openapi_docs import SECURITY, problems
+from entrypoints.http.openapi_docs import SECURITY, operation
 from entrypoints.http.schemas import AdjustStockIn, SetStockIn, StockOut
+
+ONE = "/{sku:str}"
 
 
 class StockController(Controller):
@@ -20,50 +24,28 @@ class StockController(Controller):
     security = SECURITY
     guards = [admin_only]
 
-    @get(
-        "/{sku:str}",
-        operation_id="getStock",
-        summary="Get a stock level",
-        responses=problems(403, 404, 422),
-    )
+    @operation(get, ONE, "getStock", "Get a stock level", 403, 404, 422)
     async def get_stock(self, sku: SkuPath, services: NamedDependency[Services]) -> StockOut:
         """`{sku, on_hand, reserved, available}`."""
         queries = services.product_queries
         return StockOut.of(await services.offload.read(lambda: queries.stock(sku)))
 
-    @put(
-        "/{sku:str}",
-        operation_id="setStock",
-        summary="Set on-hand stock",
-        responses=problems(400, 403, 404, 409, 413, 422),
-    )
+    @operation(put, ONE, "setStock", "Set on-hand stock", 400, 403, 404, 409, 413, 422)
     async def set_on_hand(
-        self,
-        sku: SkuPath,
-        services: NamedDependency[Services],
-        data: JSONBody[SetStockIn],
+        self, sku: SkuPath, services: NamedDependency[Services], data: JSONBody[SetStockIn]
     ) -> StockOut:
         """Set `on_hand`; 409 `stock_below_reserved` if below what orders have reserved."""
         command = SetStockCommand(sku, data.on_hand)
-        set_stock = services.set_stock
-        return StockOut.of(await services.offload.write(lambda: set_stock(command)))
+        return StockOut.of(await services.offload.write(partial(services.set_stock, command)))
 
-    @post(
-        "/{sku:str}/adjustments",
-        status_code=200,
-        operation_id="adjustStock",
-        summary="Adjust stock by a delta",
-        responses=problems(400, 403, 404, 409, 413, 422),
-    )
+    @operation(
+        post, f"{ONE}/adjustments", "adjustStock", "Adjust stock by a delta",
+        400, 403, 404, 409, 413, 422, status_code=200,
+    )  # fmt: skip
     async def adjust(
-        self,
-        sku: SkuPath,
-        services: NamedDependency[Services],
-        data: JSONBody[AdjustStockIn],
+        self, sku: SkuPath, services: NamedDependency[Services], data: JSONBody[AdjustStockIn]
     ) -> StockOut:
         """Change `on_hand` by a non-zero `delta`; 409 if it would go below zero or reserved.
         Answers the stock after the adjustment."""
         command = AdjustStockCommand(sku, data.delta, data.reason)
-        adjust_stock = services.adjust_stock
-        view = await services.offload.write(lambda: adjust_stock(command))
-        return StockOut.of(view)
+        return StockOut.of(await services.offload.write(partial(services.adjust_stock, command)))

@@ -27,7 +27,7 @@ from core.use_cases.webhooks import SubscriptionChanges, SubscriptionDetail, Web
 from entrypoints.container import Container
 from entrypoints.http.auth import admin_only
 from entrypoints.http.controllers.params import Cursor, IdPath, Limit
-from entrypoints.http.openapi_docs import SECURITY, problems
+from entrypoints.http.openapi_docs import SECURITY, operation
 
 Url = Annotated[
     str,
@@ -161,13 +161,8 @@ def _route(
 ) -> HTTPRouteHandler:
     """What every operation here shares: a blocking use case run in a thread, admin-only
     (403), and its documented problems."""
-    return method(
-        path,
-        sync_to_thread=True,
-        operation_id=operation_id,
-        summary=summary,
-        responses=problems(403, *statuses),
-        **options,
+    return operation(
+        method, path, operation_id, summary, 403, *statuses, sync_to_thread=True, **options
     )
 
 
