@@ -3,6 +3,7 @@ row locks and version checks, UTC datetimes, and database errors in the core's t
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
@@ -13,7 +14,7 @@ from sqlalchemy import Column, DateTime, MetaData, Table, create_engine, select,
 from sqlalchemy import exc as sa_exc
 
 from adapters.sql.database import SqlDatabase
-from adapters.sql.engines import InvalidDatabaseUrl, normalise_url
+from adapters.sql.engines import InvalidDatabaseUrl, json_text, json_value, normalise_url
 from adapters.sql.errors import translate
 from adapters.sql.queries import SqlReadQueries
 from adapters.sql.tables import products
@@ -272,3 +273,13 @@ def test_sqlite_stores_datetimes_as_sqlalchemy_does_and_reads_its_rows_back(
     assert read == [at, at.replace(microsecond=0), at.replace(microsecond=0)]
     assert all(value.tzinfo is UTC for value in read)
     engine.dispose()
+
+
+def test_json_columns_are_written_by_msgspec_and_fall_back_to_the_standard_library() -> None:
+    payload = {"sku": "MUG-1", "name": "Tasse à café", "quantity": 3, "big": 10**20, "ok": True}
+    assert json.loads(json_text(payload)) == payload
+    assert json_text(payload) == json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+    lone = {"name": "\udc80"}  # msgspec refuses it; the standard library escapes it
+    assert json_text(lone) == json.dumps(lone)
+    assert json_value(json_text(lone)) == lone
+    assert json_value(b'{"a": [1, 2.5, null]}') == {"a": [1, 2.5, None]}
