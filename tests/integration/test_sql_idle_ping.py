@@ -27,31 +27,24 @@ def terminate(url: str, pid: int) -> None:
         admin.dispose()
 
 
-def test_an_idle_connection_the_server_dropped_is_replaced_unseen(
-    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    ("ping_if_idle", "first_use_fails"),
+    [
+        (0.0, False),  # every connection counts as idle: pinged, found dead, replaced unseen
+        (3600.0, True),  # just used: no ping, so the statement finds it dead
+    ],
+)
+def test_a_dropped_connection_is_replaced_by_the_ping_only_when_it_sat_idle(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch, ping_if_idle: float, first_use_fails: bool
 ) -> None:
     engine = engines.engine_for(postgres_url)
     try:
         first = backend_pid(engine)
         terminate(postgres_url, first)
-        monkeypatch.setattr(engines, "PING_IF_IDLE_SECONDS", 0.0)  # every connection is idle
-        assert backend_pid(engine) != first  # pinged, found dead, replaced: no error
-    finally:
-        engine.dispose()
-
-
-def test_a_connection_just_used_is_not_pinged(
-    postgres_url: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    engine = engines.engine_for(postgres_url)
-    try:
-        first = backend_pid(engine)
-        terminate(postgres_url, first)
-        monkeypatch.setattr(engines, "PING_IF_IDLE_SECONDS", 3600.0)
-        # No ping, so the dead connection is only found by the statement itself; the pool
-        # then discards it, and the next checkout works.
-        with pytest.raises(exc.OperationalError):
-            backend_pid(engine)
+        monkeypatch.setattr(engines, "PING_IF_IDLE_SECONDS", ping_if_idle)
+        if first_use_fails:
+            with pytest.raises(exc.OperationalError):
+                backend_pid(engine)  # the pool discards the dead connection
         assert backend_pid(engine) != first
     finally:
         engine.dispose()
