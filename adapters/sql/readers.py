@@ -87,8 +87,7 @@ class Readers:
             with self._lock:
                 if opened[2] in self._open:
                     self._open.remove(opened[2])
-            with suppress(self.dialect.loaded_dbapi.Error):  # already gone
-                opened[2].close()
+            self._close(opened[2])
 
     def dispose(self) -> None:
         """Close every thread's connection (a thread reading later opens a new one)."""
@@ -96,5 +95,13 @@ class Readers:
             opened, self._open = self._open, []
             self._generation += 1
         for conn in opened:
+            self._close(conn)
+
+    def _close(self, conn: Any) -> None:
+        # Closed without the pool's reset ROLLBACK: it holds no transaction, and a
+        # connection the server dropped would only log that ROLLBACK's failure.
+        driver = conn.dbapi_connection
+        conn.invalidate()
+        if driver is not None:
             with suppress(self.dialect.loaded_dbapi.Error):  # already gone
-                conn.close()
+                driver.close()

@@ -4,15 +4,18 @@ error or `dispose`."""
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import Column, Integer, MetaData, String, Table, bindparam, select, text
 
 from adapters.sql.database import SqlDatabase
+from adapters.sql.prepared import Prepared
+from core.ports.errors import DependencyUnavailable
 from tests.integration.sql_shop import SQL_BACKENDS, database_url_for
 
 
@@ -95,3 +98,23 @@ def test_dispose_closes_them_and_the_next_read_opens_another(database: SqlDataba
     with pytest.raises(database.engine.dialect.loaded_dbapi.Error):
         one(driver, "SELECT 1")  # closed
     assert revoked(database) == 0
+
+
+def test_a_connection_the_server_dropped_fails_one_read_quietly_then_is_replaced(
+    database: SqlDatabase, caplog: pytest.LogCaptureFixture
+) -> None:
+    if database.is_sqlite:
+        pytest.skip("a SQLite file has no server to drop the connection")
+    keys = Table("keys", MetaData(), Column("name", String), Column("revoked", Integer))
+    lookup = Prepared(
+        select(keys.c.revoked).where(keys.c.name == bindparam("name")), database.engine.dialect
+    )
+    assert lookup.rows(database.readers, {"name": "alice"}) == [{"revoked": 0}]
+    with database.readers.connection() as (conn, _):
+        pid = conn.dbapi_connection.info.backend_pid
+    with database.write() as write:
+        write.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    with pytest.raises(DependencyUnavailable):
+        lookup.rows(database.readers, {"name": "alice"})
+    assert lookup.rows(database.readers, {"name": "alice"}) == [{"revoked": 0}]
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], "no reset noise"
