@@ -83,10 +83,13 @@ class Readers:
     def _discard(self, _: BaseException | None = None) -> None:
         opened: tuple[int, int, Any] | None = getattr(self._local, "conn", None)
         self._local.conn = None
-        if opened is not None:
-            with self._lock:
-                if opened[2] in self._open:
-                    self._open.remove(opened[2])
+        if opened is None:
+            return
+        with self._lock:
+            ours = opened[2] in self._open  # else `dispose` has closed it already
+            if ours:
+                self._open.remove(opened[2])
+        if ours:
             self._close(opened[2])
 
     def dispose(self) -> None:
@@ -98,10 +101,11 @@ class Readers:
             self._close(conn)
 
     def _close(self, conn: Any) -> None:
-        # Closed without the pool's reset ROLLBACK: it holds no transaction, and a
-        # connection the server dropped would only log that ROLLBACK's failure.
+        # The driver's connection is closed directly, without the pool's reset ROLLBACK
+        # (it holds no transaction, and a connection the server dropped would only log
+        # that ROLLBACK's failure); a read racing with `dispose` then gets the driver's
+        # own "closed" error, which callers handle like any driver error.
         driver = conn.dbapi_connection
-        conn.invalidate()
         if driver is not None:
             with suppress(self.dialect.loaded_dbapi.Error):  # already gone
                 driver.close()

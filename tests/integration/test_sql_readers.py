@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -118,3 +119,18 @@ def test_a_connection_the_server_dropped_fails_one_read_quietly_then_is_replaced
         lookup.rows(database.readers, {"name": "alice"})
     assert lookup.rows(database.readers, {"name": "alice"}) == [{"revoked": 0}]
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR], "no reset noise"
+
+
+def test_a_read_cut_short_by_dispose_fails_without_a_second_close(
+    database: SqlDatabase,
+) -> None:
+    assert revoked(database) == 0
+    with (
+        warnings.catch_warnings(),
+        pytest.raises(database.engine.dialect.loaded_dbapi.Error),
+        database.readers.connection() as (conn, _),
+    ):
+        warnings.simplefilter("error")  # SQLAlchemy warns when a closed connection is closed
+        database.dispose()  # from another thread, while this read runs
+        one(conn, "SELECT 1")  # as Prepared reads: through the pool's proxy
+    assert revoked(database) == 0
