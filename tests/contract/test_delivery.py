@@ -170,6 +170,18 @@ def module_vhost() -> Iterator[str]:
         yield url
 
 
+def harness_for(request: pytest.FixtureRequest, fields: dict[str, object]) -> Harness:
+    """The harness of the mode `request.param` names ("inprocess" or "rabbitmq")."""
+    if request.param == "rabbitmq":
+        fields = fields | {
+            "messaging": "rabbitmq",
+            "rabbitmq_url": request.getfixturevalue("module_vhost"),
+            "retry_delay_ms": 20,
+        }
+        return RabbitHarness(Settings(**fields))  # type: ignore[arg-type]
+    return InProcessHarness(Settings(**fields))  # type: ignore[arg-type]
+
+
 @pytest.fixture(params=["inprocess", pytest.param("rabbitmq", marks=pytest.mark.rabbitmq)])
 def make_harness(
     request: pytest.FixtureRequest, sent_notifications: SentNotifications
@@ -177,17 +189,7 @@ def make_harness(
     harnesses: list[Harness] = []
 
     def make(**overrides: object) -> Harness:
-        fields: dict[str, object] = {"database_url": "memory://", **overrides}
-        harness: Harness
-        if request.param == "rabbitmq":
-            fields.update(
-                messaging="rabbitmq",
-                rabbitmq_url=request.getfixturevalue("module_vhost"),
-                retry_delay_ms=20,
-            )
-            harness = RabbitHarness(Settings(**fields))  # type: ignore[arg-type]
-        else:
-            harness = InProcessHarness(Settings(**fields))  # type: ignore[arg-type]
+        harness = harness_for(request, {"database_url": "memory://", **overrides})
         harness.notifications = sent_notifications
         # Build the singletons here, not lazily from several threads at once.
         for provider in ("memory_store", "payments_ledger", "gateway", "dispatcher", "outbox"):

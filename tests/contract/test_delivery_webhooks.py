@@ -27,14 +27,8 @@ from core.use_cases.catalog import CreateProductCommand
 from core.use_cases.handlers import WEBHOOK_FANOUT
 from core.use_cases.ordering import PlaceOrderCommand
 from entrypoints.container import Container
-from entrypoints.settings import Settings
 from tests.conftest import rabbitmq_vhost
-from tests.contract.test_delivery import (
-    Harness,
-    InProcessHarness,
-    RabbitHarness,
-    eventually,
-)
+from tests.contract.test_delivery import Harness, RabbitHarness, eventually, harness_for
 
 URL = "https://hooks.example.com/orderly"
 WANTED = ["OrderPlaced", "OrderPaid"]
@@ -63,17 +57,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 @pytest.fixture(params=["inprocess", pytest.param("rabbitmq", marks=pytest.mark.rabbitmq)])
 def harness(request: pytest.FixtureRequest, database_url: str) -> Iterator[Harness]:
-    fields: dict[str, object] = {"database_url": database_url}
-    made: Harness
-    if request.param == "rabbitmq":
-        fields.update(
-            messaging="rabbitmq",
-            rabbitmq_url=request.getfixturevalue("module_vhost"),
-            retry_delay_ms=20,
-        )
-        made = RabbitHarness(Settings(**fields))  # type: ignore[arg-type]
-    else:
-        made = InProcessHarness(Settings(**fields))  # type: ignore[arg-type]
+    made = harness_for(request, {"database_url": database_url})
     c = made.container
     c.webhook_sender.override(MemoryReceiver())
     c.host_resolver.override(MemoryResolver({"hooks.example.com": ["93.184.216.34"]}))
