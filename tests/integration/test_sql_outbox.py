@@ -11,7 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 
 from adapters.sql.tables import outbox
 from adapters.system import FixedClock
@@ -54,6 +54,7 @@ def test_postgresql_relays_skip_locked_rows_which_return_when_their_holder_dies(
         in_flight = engine.connect()
         # Another relay holds the two oldest rows (locked, not yet marked sent).
         in_flight.begin()
+        holder = in_flight.execute(text("SELECT pg_backend_pid()")).scalar_one()
         held = (
             in_flight.execute(
                 select(outbox.c.event_id).order_by(outbox.c.position).limit(2).with_for_update()
@@ -65,7 +66,14 @@ def test_postgresql_relays_skip_locked_rows_which_return_when_their_holder_dies(
         assert relay.relay_batch(10, batches.append) == 2
         assert not {e.event_id for e in batches[0]} & set(held)
         assert relay.relay_batch(10, batches.append) == 0
-        in_flight.invalidate()  # the other relay's process dies: its locks go with it
+        # The other relay's process dies: its locks go with it. The server ends
+        # the backend and waits for it to exit, so the locks are surely gone
+        # (a client-side close would leave that to a race with the next query).
+        with engine.connect() as admin:
+            assert admin.execute(
+                text("SELECT pg_terminate_backend(:pid, 5000)"), {"pid": holder}
+            ).scalar_one()
+        in_flight.invalidate()
         assert relay.relay_batch(10, batches.append) == 2
         assert [e.event_id for e in batches[1]] == held
         assert container.queries().outbox_status().backlog == 0
