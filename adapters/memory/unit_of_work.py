@@ -49,10 +49,10 @@ class MemoryUnitOfWork(UnitOfWork):
             StagedTable(s.idempotency),
         ]
         products, stock, reservations, orders, payments, principals, idem = self._tables
-        self.products = MemoryRepository(products, "sku", "product", self.track)
-        self.stock = MemoryStockRepository(stock, self.track)
+        self.products = MemoryRepository(products, "sku", "product", self.tracked.add)
+        self.stock = MemoryStockRepository(stock, self.tracked.add)
         self.reservations = MemoryReservationRepository(reservations)
-        self.orders = MemoryOrderRepository(orders, self.track)
+        self.orders = MemoryOrderRepository(orders, self.tracked.add)
         self.payments = MemoryRepository(payments, "order_id", "payment for", untracked)
         self.principals = MemoryPrincipalRepository(principals)
         self.idempotency = MemoryIdempotencyRepository(idem)

@@ -43,17 +43,16 @@ class SqlUnitOfWork(UnitOfWork):
         clock: Clock,
         after_commit: AfterCommit | None = None,
     ) -> None:
-        super().__init__(ids, self._when_durable if after_commit else None)
+        super().__init__(ids, after_commit)
         self._db = database
         self._clock = clock
         self._conn: Connection | None = None
         self._scope: WriteScope | None = None
         self._scope_used: WriteScope | None = None  # kept after close, for the hook
-        self._notify = after_commit
 
-    def _when_durable(self, envelopes: list[EventEnvelope]) -> None:
+    def _announce(self, envelopes: list[EventEnvelope]) -> None:
         # In a write group the events are durable only once the group commits.
-        notify, scope = self._notify, self._scope_used
+        notify, scope = self._after_commit, self._scope_used
         if notify is None:
             return
         if scope is None:
@@ -89,10 +88,10 @@ class SqlUnitOfWork(UnitOfWork):
         scope = self._scope = self._scope_used = self._db.open_write()
         conn = self._conn = scope.conn
         self._queue = WriteQueue(conn)
-        self.products = SqlProductRepository(conn, self._queue, self.track)
-        self.stock = SqlStockRepository(conn, self._queue, self.track)
+        self.products = SqlProductRepository(conn, self._queue, self.tracked.add)
+        self.stock = SqlStockRepository(conn, self._queue, self.tracked.add)
         self.reservations = SqlReservationRepository(conn, self._queue)
-        self.orders = SqlOrderRepository(conn, self.track)
+        self.orders = SqlOrderRepository(conn, self.tracked.add)
         self.payments = SqlPaymentRepository(conn)
         self.principals = SqlPrincipalRepository(conn)
         self.idempotency = SqlIdempotencyRepository(conn)

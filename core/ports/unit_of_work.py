@@ -32,6 +32,27 @@ from core.ports.system import Clock, IdGenerator
 AfterCommit = Callable[[list[EventEnvelope]], None]
 
 
+class Tracked:
+    """The aggregates a unit of work's repositories added or saved (`add` is what
+    they are handed). It is an object apart so that no repository points back at
+    the unit of work: that reference cycle kept every object of a transaction alive
+    until the garbage collector's next pass, which then had all of them to scan."""
+
+    __slots__ = ("_ids", "aggregates")
+
+    def __init__(self) -> None:
+        self.aggregates: list[EventRecorder] = []
+        # Identities of the tracked aggregates: a batch tracks thousands, and a linear
+        # scan per call made a bulk import quadratic. They stay alive in `aggregates`,
+        # so an id() is never reused while it is in this set.
+        self._ids: set[int] = set()
+
+    def add(self, aggregate: EventRecorder) -> None:
+        if id(aggregate) not in self._ids:
+            self._ids.add(id(aggregate))
+            self.aggregates.append(aggregate)
+
+
 class UnitOfWork(ABC):
     products: ProductRepository
     stock: StockRepository
@@ -54,19 +75,9 @@ class UnitOfWork(ABC):
         correlation_id = current_correlation_id()
         self.correlation_id = correlation_id if is_correlation_id(correlation_id) else ids.new_id()
         self._after_commit = after_commit
-        self._tracked: list[EventRecorder] = []
-        # Identities of the tracked aggregates: a batch tracks thousands, and a linear
-        # scan per call made a bulk import quadratic. They stay alive in _tracked, so
-        # an id() is never reused while it is in this set.
-        self._tracked_ids: set[int] = set()
+        self.tracked = Tracked()
         self._published: list[EventEnvelope] = []
         self.committed = False
-
-    def track(self, aggregate: EventRecorder) -> None:
-        """Repositories call this for every aggregate they add or save."""
-        if id(aggregate) not in self._tracked_ids:
-            self._tracked_ids.add(id(aggregate))
-            self._tracked.append(aggregate)
 
     def __enter__(self) -> UnitOfWork:
         self._begin()
@@ -84,13 +95,13 @@ class UnitOfWork(ABC):
         finally:
             self._close()
         # After the transaction is over and its locks are released: wake delivery.
-        if self.committed and self._after_commit is not None and self._published:
-            self._after_commit(self._published)
+        if self.committed and self._published:
+            self._announce(self._published)
 
     def commit(self) -> list[EventEnvelope]:
         envelopes = [
             EventEnvelope.wrap(event, self._ids.new_id(), self.correlation_id)
-            for aggregate in self._tracked
+            for aggregate in self.tracked.aggregates
             for event in aggregate.pull_events()
         ]
         self._write_outbox(envelopes)
@@ -113,6 +124,12 @@ class UnitOfWork(ABC):
 
     def _close(self) -> None:  # noqa: B027 - optional hook
         """Release connections; adapters override when they hold any."""
+
+    def _announce(self, envelopes: list[EventEnvelope]) -> None:
+        """Hand the committed events to the after-commit hook; adapters whose
+        commit is durable only later (a write group) override this."""
+        if self._after_commit is not None:
+            self._after_commit(envelopes)
 
 
 class UnitOfWorkFactory(Protocol):

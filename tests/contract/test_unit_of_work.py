@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import gc
+import weakref
+
 import pytest
 
 from core.domain.catalog import Product
@@ -155,3 +158,24 @@ def test_a_commit_with_no_events_calls_no_hook(backend: Backend) -> None:
         assert uow.products.get("NOPE") is None
         uow.commit()
     assert backend.committed == []
+
+
+def test_a_finished_unit_of_work_is_freed_at_once_with_what_it_tracked(backend: Backend) -> None:
+    """No reference cycle through the unit of work: a cycle kept every object of a
+    transaction (its aggregates, their events) alive until the garbage collector's
+    next pass, which then had all of them to scan (docs/performance.md)."""
+    collecting = gc.isenabled()
+    gc.disable()  # only reference counting may free them here
+    try:
+        product = _new_product(backend, "SKU-1")
+        with backend.uow() as uow:
+            uow.products.add(product)
+            uow.stock.add(StockItem("SKU-1"))
+            uow.commit()
+        freed_uow, freed_product = weakref.ref(uow), weakref.ref(product)
+        del uow, product
+        assert freed_uow() is None
+        assert freed_product() is None
+    finally:
+        if collecting:
+            gc.enable()
