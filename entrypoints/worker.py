@@ -10,7 +10,6 @@ finishes and is acked, prefetched messages go back to the queue.
 
 from __future__ import annotations
 
-import gc
 import logging
 import signal
 import threading
@@ -23,6 +22,7 @@ from adapters.messaging.rabbitmq.consumer import RabbitConsumer
 from adapters.messaging.relay import OutboxRelay
 from entrypoints.container import Container
 from entrypoints.delivery import listen_for_outbox, track_delivery_metrics
+from entrypoints.heap import settle_heap
 from entrypoints.sweeper import Sweeper
 from entrypoints.webhook_sender import webhook_runner
 
@@ -31,14 +31,6 @@ logger = logging.getLogger("orderly.worker")
 # Transient failures are retried this many times in the worker before the message
 # goes to a delayed retry queue (which frees the consumer for other messages).
 IN_PROCESS_ATTEMPTS = 3
-
-
-def settle_heap() -> None:
-    """Move everything built at startup (modules, SQLAlchemy, pika) out of the cyclic
-    garbage collector's reach. A profile of the worker put a third of its CPU in full
-    collections that walked those long-lived objects again and again."""
-    gc.collect()
-    gc.freeze()
 
 
 class StopSignals:

@@ -11,6 +11,7 @@ import os
 from litestar import Litestar
 
 from entrypoints.container import build_container
+from entrypoints.heap import settle_heap
 from entrypoints.http.app import create_app
 from entrypoints.logs import configure_logging
 from entrypoints.settings import SERVING_PROCESSES_ENV, Settings
@@ -21,4 +22,6 @@ def app_factory() -> Litestar:
     configure_logging(settings.log_level)
     # `orderly serve --workers N` tells each worker how many share the rate limit.
     processes = int(os.environ.get(SERVING_PROCESSES_ENV, "1") or "1")
-    return create_app(build_container(settings), serving_processes=processes)
+    app = create_app(build_container(settings), serving_processes=processes)
+    settle_heap()  # entrypoints/heap.py: no full-heap GC pauses mid-request
+    return app
