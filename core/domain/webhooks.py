@@ -151,6 +151,18 @@ class Attempt:
     status_code: int | None
     error: str | None
 
+    def changes(self) -> dict[str, Any]:
+        """The delivery fields it sets, by name: what every store writes."""
+        return {
+            "status": self.status,
+            "attempts": self.attempts,
+            "next_attempt_at": self.next_attempt_at,
+            "last_attempt_at": self.at,
+            "last_status_code": self.status_code,
+            "last_error": self.error,
+            "updated_at": self.at,
+        }
+
 
 # --- which events, and the body ------------------------------------------------
 
