@@ -159,16 +159,7 @@ class MemoryWebhookStore:
             if row is None:
                 return
             row.claimed_until = None
-            row.delivery = replace(
-                row.delivery,
-                status=attempt.status,
-                attempts=attempt.attempts,
-                next_attempt_at=attempt.next_attempt_at,
-                last_attempt_at=attempt.at,
-                last_status_code=attempt.status_code,
-                last_error=attempt.error,
-                updated_at=attempt.at,
-            )
+            row.delivery = replace(row.delivery, **attempt.changes())
 
     def start_probe(self, subscription_id: str, open_until: datetime, until: datetime) -> bool:
         with self._lock:

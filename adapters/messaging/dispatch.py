@@ -28,6 +28,7 @@ from datetime import UTC, datetime
 
 from adapters.messaging import metrics
 from adapters.tracing.work import handling, handling_batch
+from core.domain.backoff import backoff
 from core.domain.events import EventEnvelope
 from core.ports.correlation import correlation
 from core.ports.errors import DependencyUnavailable, TransientError
@@ -76,7 +77,7 @@ class HandlerDispatcher:
         return next((h for h in self.handlers if h.name == name), None)
 
     def _delay(self, attempt: int) -> float:
-        return float(min(self._max_delay, self._base_delay * 2 ** (attempt - 1)))
+        return backoff(attempt, self._base_delay, self._max_delay)
 
     def run(self, handler: EventHandler, envelope: EventEnvelope) -> None:
         """Run one handler, retrying transient errors with exponential backoff."""

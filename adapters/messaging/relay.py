@@ -23,6 +23,7 @@ import threading
 from collections.abc import Callable
 
 from adapters.messaging import metrics
+from core.domain.backoff import backoff
 from core.domain.events import EventEnvelope
 from core.ports.errors import DependencyUnavailable
 from core.ports.messaging import Outbox
@@ -87,7 +88,7 @@ class OutboxRelay:
                 delivered = self.pass_once()
             except Exception as exc:
                 failures += 1
-                delay = min(self._max_backoff, 0.25 * 2 ** (failures - 1))
+                delay = backoff(failures, 0.25, self._max_backoff)
                 logger.warning(
                     "outbox relay: delivery failed (%s); events stay in the outbox, "
                     "retrying in %.2fs",

@@ -17,6 +17,8 @@ from collections.abc import Callable
 import psycopg
 from sqlalchemy.engine import make_url
 
+from core.domain.backoff import backoff
+
 logger = logging.getLogger("orderly.sql.outbox_listener")
 
 CHANNEL = "orderly_outbox"
@@ -74,7 +76,7 @@ class OutboxListener:
             except psycopg.Error as exc:
                 self.listening.clear()
                 failures += 1
-                delay = min(self._max_backoff, 0.5 * 2 ** (failures - 1))
+                delay = backoff(failures, 0.5, self._max_backoff)
                 logger.warning(
                     "outbox listener lost PostgreSQL (%s); the relay keeps polling; "
                     "reconnecting in %.1fs",

@@ -158,16 +158,8 @@ class SqlWebhookStore:
             conn.execute(
                 update(d)
                 .where(d.c.id == delivery_id)
-                .values(
-                    status=attempt.status.value,
-                    attempts=attempt.attempts,
-                    next_attempt_at=attempt.next_attempt_at,
-                    last_attempt_at=attempt.at,
-                    last_status_code=attempt.status_code,
-                    last_error=attempt.error,
-                    updated_at=attempt.at,
-                    claimed_until=None,
-                )
+                # The status column holds the enum's value; the claim is released.
+                .values(attempt.changes() | {"status": attempt.status.value, "claimed_until": None})
             )
 
     def start_probe(self, subscription_id: str, open_until: datetime, until: datetime) -> bool:

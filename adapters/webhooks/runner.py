@@ -8,6 +8,8 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Protocol
 
+from core.domain.backoff import backoff
+
 logger = logging.getLogger("orderly.webhooks")
 
 
@@ -52,7 +54,7 @@ class WebhookRunner:
                     failures += 1
                     logger.warning("webhook sender pass failed", exc_info=True)
                     sent = 0
-                    self._stop.wait(min(30.0, self._poll * 2**failures))
+                    self._stop.wait(backoff(failures, 2 * self._poll, 30.0))
                     continue
                 if sent == 0:
                     self._wake.wait(self._poll)

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from core.domain.backoff import backoff
 from core.domain.events import EventEnvelope
 
 SECRET_PREFIX = "whsec_"
@@ -151,6 +152,18 @@ class Attempt:
     status_code: int | None
     error: str | None
 
+    def changes(self) -> dict[str, Any]:
+        """The delivery fields it sets, by name: what every store writes."""
+        return {
+            "status": self.status,
+            "attempts": self.attempts,
+            "next_attempt_at": self.next_attempt_at,
+            "last_attempt_at": self.at,
+            "last_status_code": self.status_code,
+            "last_error": self.error,
+            "updated_at": self.at,
+        }
+
 
 # --- which events, and the body ------------------------------------------------
 
@@ -237,8 +250,7 @@ def deliveries_for(
 def retry_delay(failed_attempts: int, base_seconds: float, unit_random: float) -> float:
     """base * 2^(n-1) after the n-th failed attempt, times a jitter factor in
     [1 - JITTER, 1 + JITTER] drawn from `unit_random` in [0, 1); capped at an hour."""
-    exponent = min(max(failed_attempts, 1) - 1, 40)
-    delay = min(base_seconds * float(2**exponent), MAX_RETRY_DELAY_SECONDS)
+    delay = backoff(failed_attempts, base_seconds, MAX_RETRY_DELAY_SECONDS)
     factor = 1.0 + JITTER * (2.0 * unit_random - 1.0)
     return max(0.0, delay * factor)
 

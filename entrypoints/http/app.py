@@ -30,6 +30,7 @@ from entrypoints.http.dependencies import dependencies
 from entrypoints.http.metrics import AppMetrics, prometheus_config
 from entrypoints.http.offload import Offload
 from entrypoints.http.openapi_docs import (
+    SECURITY,
     ClosedStructSchemaPlugin,
     assets_router,
     openapi_config,
@@ -70,6 +71,8 @@ def create_app(
             OrderController,
             webhook_controller(container),
         ],
+        # Every /v1 operation needs the bearer key (the middleware below): documented once.
+        security=SECURITY,
         before_request=StrictInput(),
         middleware=[
             rate_limit_middleware(buckets),

@@ -30,7 +30,7 @@ from entrypoints.http.controllers.params import (
 )
 from entrypoints.http.dependencies import Services
 from entrypoints.http.etags import etag, expected_version, none_match
-from entrypoints.http.openapi_docs import SECURITY, operation
+from entrypoints.http.openapi_docs import operation
 from entrypoints.http.openapi_links import PLACED_ORDER
 from entrypoints.http.schemas import EventList, EventOut, OrderOut, OrderPage, PlaceOrderIn
 
@@ -51,7 +51,6 @@ def _order_response(view: OrderView, status: int = 200, **headers: str) -> Respo
 class OrderController(Controller):
     path = "/orders"
     tags = ["orders"]
-    security = SECURITY
 
     @operation(
         post, "/", "placeOrder", "Place an order", 400, 403, 409, 413, 422,

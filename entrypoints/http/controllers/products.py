@@ -16,7 +16,7 @@ from core.use_cases.catalog import (
 from entrypoints.http.auth import admin_only
 from entrypoints.http.controllers.params import ActiveFilter, Cursor, Limit, SkuPath
 from entrypoints.http.dependencies import Services
-from entrypoints.http.openapi_docs import SECURITY, operation
+from entrypoints.http.openapi_docs import operation
 from entrypoints.http.openapi_links import CREATED_PRODUCT
 from entrypoints.http.schemas import CreateProductIn, ProductOut, ProductPage, UpdateProductIn
 
@@ -26,7 +26,6 @@ ONE = "/{sku:str}"
 class ProductController(Controller):
     path = "/products"
     tags = ["products"]
-    security = SECURITY
 
     @operation(
         post, "/", "createProduct", "Create a product", 400, 403, 409, 413, 422,

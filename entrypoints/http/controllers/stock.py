@@ -12,7 +12,7 @@ from core.use_cases.inventory import AdjustStockCommand, SetStockCommand
 from entrypoints.http.auth import admin_only
 from entrypoints.http.controllers.params import SkuPath
 from entrypoints.http.dependencies import Services
-from entrypoints.http.openapi_docs import SECURITY, operation
+from entrypoints.http.openapi_docs import operation
 from entrypoints.http.schemas import AdjustStockIn, SetStockIn, StockOut
 
 ONE = "/{sku:str}"
@@ -21,7 +21,6 @@ ONE = "/{sku:str}"
 class StockController(Controller):
     path = "/stock"
     tags = ["stock"]
-    security = SECURITY
     guards = [admin_only]
 
     @operation(get, ONE, "getStock", "Get a stock level", 403, 404, 422)

@@ -27,7 +27,7 @@ from core.use_cases.webhooks import SubscriptionChanges, SubscriptionDetail, Web
 from entrypoints.container import Container
 from entrypoints.http.auth import admin_only
 from entrypoints.http.controllers.params import Cursor, IdPath, Limit
-from entrypoints.http.openapi_docs import SECURITY, operation
+from entrypoints.http.openapi_docs import operation
 
 Url = Annotated[
     str,
@@ -172,7 +172,6 @@ ONE = "/{webhook_id:str}"
 class WebhookController(Controller):
     path = "/webhooks"
     tags = ["webhooks"]
-    security = SECURITY
     guards = [admin_only]
 
     @_route(
