@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Generic, TypeVar
 
+from adapters.memory.cloning import clone
 from core.domain.events import EventRecorder
 from core.domain.idempotency import IdempotencyRecord
 from core.domain.orders import Order, OrderStatus
@@ -35,7 +36,7 @@ class StagedTable(Generic[K, V]):
         value = self.written.get(key, self.committed.get(key))
         if value is None:
             return None
-        mine = copy.deepcopy(value)
+        mine = clone(value)
         self.loaded[key] = mine
         return mine
 
@@ -55,7 +56,7 @@ class StagedTable(Generic[K, V]):
         for key in self.deleted:
             self.committed.pop(key, None)
         for key, value in self.written.items():
-            self.committed[key] = copy.deepcopy(value)
+            self.committed[key] = clone(value)
 
 
 Track = Callable[[EventRecorder], None]
