@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -25,6 +26,18 @@ def test_the_delay_doubles_from_the_first_up_to_the_cap() -> None:
 @pytest.mark.parametrize("failures", [LONG_OUTAGE, 10**9])
 def test_a_failure_streak_of_any_length_gives_the_cap(failures: int) -> None:
     assert backoff(failures, 0.001, 3600.0) == 3600.0
+
+
+@pytest.fixture
+def quiet_loops() -> Iterator[None]:
+    """The loops log each failure with its traceback: a thousand of them would cost
+    the unit suite a third of a second, and what they say is not under test here."""
+    loggers = [logging.getLogger(name) for name in ("orderly.messaging.relay", "orderly.webhooks")]
+    for logger in loggers:
+        logger.disabled = True
+    yield
+    for logger in loggers:
+        logger.disabled = False
 
 
 class _DownFor:
@@ -51,7 +64,7 @@ class _FailingOutbox:
         return self._down()
 
 
-def test_the_relay_keeps_retrying_through_a_long_outage() -> None:
+def test_the_relay_keeps_retrying_through_a_long_outage(quiet_loops: None) -> None:
     down = _DownFor(LONG_OUTAGE)
     relay = OutboxRelay(_FailingOutbox(down), lambda envelopes: None, max_backoff=0.0)
     down.stop = relay.stop
@@ -67,7 +80,7 @@ class _FailingPass:
         return self._down()
 
 
-def test_the_webhook_sender_keeps_retrying_through_a_long_outage() -> None:
+def test_the_webhook_sender_keeps_retrying_through_a_long_outage(quiet_loops: None) -> None:
     down = _DownFor(LONG_OUTAGE)
     runner = WebhookRunner(_FailingPass(down), poll_seconds=0.0, concurrency=1)
     down.stop = lambda: runner.stop(timeout=0.0)
