@@ -31,6 +31,7 @@ from entrypoints.cli.output import (
 )
 from entrypoints.cli.params import PRICE, PRODUCT_NAME, QUANTITY, SKU
 from entrypoints.cli.support import container, echo_json, refusals, unavailable_message
+from entrypoints.heap import young_collections_spaced
 
 _LIST_HINT = "see `orderly products list`"
 
@@ -233,7 +234,7 @@ def import_(file: Path, batch_size: int, as_json: bool) -> None:
     importer = container().import_products()
     show_bar = not as_json and console(stderr=True).is_terminal
     try:
-        with file.open("rb") as stream:
+        with file.open("rb") as stream, young_collections_spaced():
             if show_bar:
                 with _Bar(os.fstat(stream.fileno()).st_size) as bar:
                     summary = import_csv(stream, importer, batch_size, bar.update)
