@@ -24,6 +24,8 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
 
+from adapters.sql.unnest import MIN_ROWS, unnest_sql
+
 Processor = Callable[[Any], Any]
 
 
@@ -42,6 +44,16 @@ class _Compiled:
         if unknown:
             raise ValueError(f"parameters {unknown} missing for {self.sql!r}")
         self.processors: list[Processor | None] = [binds.get(name) for name in self.names]
+        # PostgreSQL: the whole batch as one statement over arrays (adapters/sql/unnest.py).
+        self.unnest = unnest_sql(statement, dialect, keys)
+        self._array_processors = [(name, binds.get(name)) for name in keys]
+
+    def arrays(self, rows: Sequence[Mapping[str, Any]]) -> dict[str, list[Any]]:
+        arrays = {}
+        for name, process in self._array_processors:
+            values = [row[name] for row in rows]
+            arrays[name] = _processed(values, process) if process is not None else values
+        return arrays
 
     def args(self, rows: Sequence[Mapping[str, Any]]) -> list[Any]:
         columns = []
@@ -97,8 +109,9 @@ def execute_many(conn: Connection, statement: Executable, rows: Sequence[Mapping
         return int(conn.execute(statement, list(rows)).rowcount)
     dialect = conn.dialect
     compiled = _compiled(statement, dialect, keys)
+    unnest = compiled.unnest if len(rows) >= MIN_ROWS else None
     try:
-        args = compiled.args(rows)
+        args: Any = compiled.arrays(rows) if unnest else compiled.args(rows)
     except Exception as exc:  # a bind processor refused a value, as in Connection.execute
         raise sa_exc.StatementError(
             f"({type(exc).__module__}.{type(exc).__name__}) {exc}", compiled.sql, None, exc
@@ -108,7 +121,9 @@ def execute_many(conn: Connection, statement: Executable, rows: Sequence[Mapping
     try:
         cursor = proxied.cursor()
         try:
-            if len(args) == 1:
+            if unnest:
+                cursor.execute(unnest, args)
+            elif len(args) == 1:
                 cursor.execute(compiled.sql, args[0])
             else:
                 cursor.executemany(compiled.sql, args)
@@ -116,7 +131,8 @@ def execute_many(conn: Connection, statement: Executable, rows: Sequence[Mapping
         finally:
             cursor.close()
     except dbapi_error as exc:
-        wrapped = driver_error(dialect, exc, proxied.dbapi_connection, compiled.sql, args)
+        sql = unnest or compiled.sql
+        wrapped = driver_error(dialect, exc, proxied.dbapi_connection, sql, args)
         if getattr(wrapped, "connection_invalidated", False):
             conn.invalidate(exc)
         raise wrapped from exc
