@@ -1,6 +1,7 @@
 """Batched writes (adapters/sql/bulk.py): on PostgreSQL a batch of MIN_ROWS or more is
-one statement over arrays (adapters/sql/unnest.py). It writes what row-by-row
-executemany writes, on both databases: the same values, row counts and errors."""
+one statement over a JSON document of its rows (adapters/sql/recordset.py). It writes
+what row-by-row executemany writes, on both databases: the same values, row counts and
+errors."""
 
 from __future__ import annotations
 
@@ -15,9 +16,9 @@ from sqlalchemy import insert, select
 
 from adapters.sql.bulk import execute_many
 from adapters.sql.database import SqlDatabase
+from adapters.sql.recordset import MIN_ROWS, recordset
 from adapters.sql.repositories.statements import INBOX_INSERT, ORDER_INSERT, ORDER_UPDATE
 from adapters.sql.tables import create_schema, orders, outbox, processed_events
-from adapters.sql.unnest import MIN_ROWS, unnest_sql
 from tests.integration.sql_shop import SQL_BACKENDS, database_url_for
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
@@ -117,7 +118,21 @@ def test_only_plain_shapes_are_rewritten(database: SqlDatabase) -> None:
 
     dialect = database.engine.dialect
     keys = ("status", "cancel_reason", "updated_at", "version", "k_id", "k_version")
-    rewritten = unnest_sql(ORDER_UPDATE, dialect, keys)
+    rewritten = recordset(ORDER_UPDATE, dialect, keys)
     assert (rewritten is not None) == (dialect.name == "postgresql")
-    assert unnest_sql(STOCK_RESERVE, dialect, ("k_sku", "delta")) is None  # arithmetic
-    assert unnest_sql(RESERVATION_DELETE, dialect, ("sku", "order_id")) is None
+    assert recordset(STOCK_RESERVE, dialect, ("k_sku", "delta")) is None  # arithmetic
+    assert recordset(RESERVATION_DELETE, dialect, ("sku", "order_id")) is None
+
+
+def test_a_value_msgspec_refuses_sends_the_batch_row_by_row() -> None:
+    from sqlalchemy.dialects import postgresql
+
+    from adapters.sql.bulk import _compiled
+
+    keys = ("handler", "event_id", "processed_at")
+    compiled = _compiled(INBOX_INSERT, postgresql.psycopg.dialect(), keys)
+    rows = [{"handler": "h", "event_id": f"e-{n}", "processed_at": NOW} for n in range(MIN_ROWS)]
+    assert compiled.recordset is not None
+    assert compiled.document(rows) is not None
+    rows[2]["event_id"] = "lone \ud800"  # no UTF-8 for it: the JSON document cannot hold it
+    assert compiled.document(rows) is None
