@@ -125,12 +125,13 @@ def test_only_plain_shapes_are_rewritten(database: SqlDatabase) -> None:
 
 
 def test_a_value_msgspec_refuses_sends_the_batch_row_by_row() -> None:
-    from sqlalchemy.dialects import postgresql
+    from sqlalchemy import create_engine
 
     from adapters.sql.bulk import _compiled
 
     keys = ("handler", "event_id", "processed_at")
-    compiled = _compiled(INBOX_INSERT, postgresql.psycopg.dialect(), keys)
+    dialect = create_engine("postgresql+psycopg://nobody@localhost/none").dialect  # no connect
+    compiled = _compiled(INBOX_INSERT, dialect, keys)
     rows = [{"handler": "h", "event_id": f"e-{n}", "processed_at": NOW} for n in range(MIN_ROWS)]
     assert compiled.recordset is not None
     assert compiled.document(rows) is not None
