@@ -19,12 +19,16 @@ import weakref
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+import msgspec
 from sqlalchemy import Connection, Dialect, Executable
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
 
+from adapters.sql.recordset import MIN_ROWS, recordset
+
 Processor = Callable[[Any], Any]
+_ENCODER = msgspec.json.Encoder()
 
 
 class _Compiled:
@@ -42,6 +46,25 @@ class _Compiled:
         if unknown:
             raise ValueError(f"parameters {unknown} missing for {self.sql!r}")
         self.processors: list[Processor | None] = [binds.get(name) for name in self.names]
+        # PostgreSQL: the whole batch as one statement over a JSON document (recordset.py).
+        self.recordset = recordset(statement, dialect, keys)
+        raw = self.recordset.raw if self.recordset else frozenset()
+        self._keys = keys
+        self._document_processors = [None if k in raw else binds.get(k) for k in keys]
+
+    def document(self, rows: Sequence[Mapping[str, Any]]) -> str | None:
+        """The rows as the recordset's JSON document; None if msgspec refuses a value
+        (a lone surrogate): the caller sends them row by row instead."""
+        columns = []
+        for name, process in zip(self._keys, self._document_processors, strict=True):
+            values = [row[name] for row in rows]
+            columns.append(_processed(values, process) if process is not None else values)
+        keys = self._keys
+        documents = [dict(zip(keys, values, strict=True)) for values in zip(*columns, strict=True)]
+        try:
+            return _ENCODER.encode(documents).decode()
+        except (TypeError, ValueError, msgspec.EncodeError):
+            return None
 
     def args(self, rows: Sequence[Mapping[str, Any]]) -> list[Any]:
         columns = []
@@ -97,8 +120,11 @@ def execute_many(conn: Connection, statement: Executable, rows: Sequence[Mapping
         return int(conn.execute(statement, list(rows)).rowcount)
     dialect = conn.dialect
     compiled = _compiled(statement, dialect, keys)
+    batch = compiled.recordset if len(rows) >= MIN_ROWS else None
+    sql = compiled.sql
     try:
-        args = compiled.args(rows)
+        document = compiled.document(rows) if batch else None
+        args: Any = (document,) if document is not None else compiled.args(rows)
     except Exception as exc:  # a bind processor refused a value, as in Connection.execute
         raise sa_exc.StatementError(
             f"({type(exc).__module__}.{type(exc).__name__}) {exc}", compiled.sql, None, exc
@@ -108,7 +134,10 @@ def execute_many(conn: Connection, statement: Executable, rows: Sequence[Mapping
     try:
         cursor = proxied.cursor()
         try:
-            if len(args) == 1:
+            if batch and document is not None:
+                sql = batch.sql
+                cursor.execute(sql, args)
+            elif len(args) == 1:
                 cursor.execute(compiled.sql, args[0])
             else:
                 cursor.executemany(compiled.sql, args)
@@ -116,7 +145,7 @@ def execute_many(conn: Connection, statement: Executable, rows: Sequence[Mapping
         finally:
             cursor.close()
     except dbapi_error as exc:
-        wrapped = driver_error(dialect, exc, proxied.dbapi_connection, compiled.sql, args)
+        wrapped = driver_error(dialect, exc, proxied.dbapi_connection, sql, args)
         if getattr(wrapped, "connection_invalidated", False):
             conn.invalidate(exc)
         raise wrapped from exc

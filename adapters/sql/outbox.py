@@ -14,13 +14,16 @@ Sent rows are kept: they are the orders' event history (ReadQueries.order_events
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
+from typing import Any
 
-from sqlalchemy import Connection, RowMapping, bindparam, or_, select, update
+from sqlalchemy import Connection, bindparam, or_, select, update
 
 from adapters.sql.database import SqlDatabase
+from adapters.sql.lists import with_list
 from adapters.sql.mapping import envelope_from_row
+from adapters.sql.prepared import select_rows
 from adapters.sql.tables import outbox
 from adapters.tracing import otel
 from core.domain.events import EventEnvelope
@@ -43,15 +46,31 @@ _CLAIMABLE = _UNSENT.where(
     )
 )
 _CLAIM_LOCKED = _CLAIMABLE.with_for_update(skip_locked=True)
-_IN_BATCH = outbox.c.position.in_(bindparam("positions", expanding=True))
-_SET_LEASE = update(outbox).where(_IN_BATCH).values(claimed_until=bindparam("until"))
-_MARK_SENT = (
-    update(outbox).where(_IN_BATCH).values(sent_at=bindparam("sent_at"), claimed_until=None)
+# The batch's positions: one array on PostgreSQL, whatever the batch's size (lists.py).
+_SET_LEASE = with_list(
+    lambda in_list: (
+        update(outbox)
+        .where(in_list(outbox.c.position, "positions"))
+        .values(claimed_until=bindparam("until"))
+    )
 )
-_RELEASE = update(outbox).where(_IN_BATCH, outbox.c.sent_at.is_(None)).values(claimed_until=None)
+_MARK_SENT = with_list(
+    lambda in_list: (
+        update(outbox)
+        .where(in_list(outbox.c.position, "positions"))
+        .values(sent_at=bindparam("sent_at"), claimed_until=None)
+    )
+)
+_RELEASE = with_list(
+    lambda in_list: (
+        update(outbox)
+        .where(in_list(outbox.c.position, "positions"), outbox.c.sent_at.is_(None))
+        .values(claimed_until=None)
+    )
+)
 
 
-def _envelopes(rows: Sequence[RowMapping]) -> list[EventEnvelope]:
+def _envelopes(rows: Sequence[Mapping[str, Any]]) -> list[EventEnvelope]:
     for row in rows:  # the trace each event continues (tracing on)
         otel.remember(row["event_id"], row["trace_context"])
     return [envelope_from_row(row) for row in rows]
@@ -67,10 +86,11 @@ class SqlOutbox:
         now = self._clock.now()
         claim = _CLAIMABLE if self._db.is_sqlite else _CLAIM_LOCKED
         with self._db.write() as conn:
-            rows = conn.execute(claim, {"limit": limit, "now": now}).mappings().all()
+            rows = select_rows(conn, claim, {"limit": limit, "now": now})
             positions = [row["position"] for row in rows]
             if positions:
-                conn.execute(_SET_LEASE, {"positions": positions, "until": now + self._lease})
+                lease = _SET_LEASE.of(conn.dialect)
+                conn.execute(lease, {"positions": positions, "until": now + self._lease})
         if not rows:
             return 0
         try:
@@ -83,12 +103,13 @@ class SqlOutbox:
         return len(rows)
 
     def _mark_sent(self, conn: Connection, positions: Sequence[int]) -> None:
-        conn.execute(_MARK_SENT, {"positions": positions, "sent_at": self._clock.now()})
+        mark = _MARK_SENT.of(conn.dialect)
+        conn.execute(mark, {"positions": list(positions), "sent_at": self._clock.now()})
 
     def _release(self, positions: Sequence[int]) -> None:
         try:
             with self._db.write() as conn:
-                conn.execute(_RELEASE, {"positions": positions})
+                conn.execute(_RELEASE.of(conn.dialect), {"positions": list(positions)})
         except Exception:
             # The lease runs out on its own; the delivery error is what matters here.
             logger.exception("could not release claimed outbox rows; their lease will expire")

@@ -22,6 +22,7 @@ from sqlalchemy import Connection, Dialect, Select
 
 from adapters.sql.bulk import driver_error
 from adapters.sql.errors import reraise, translate_driver_error
+from adapters.sql.lists import ByDialect
 from adapters.sql.readers import Readers
 
 Processor = Callable[[Any], Any] | None
@@ -48,6 +49,12 @@ class Prepared:
                 dialect=dialect, compile_kwargs={"render_postcompile": True}
             )
         self.sql = compiled.string
+        # Parameters rendered as one placeholder per element: the cache key's list lengths.
+        self.expanding = tuple(name for name, bind in compiled.binds.items() if bind.expanding)
+        # Values the statement carries itself (SQLite's `OFFSET ?` after a LIMIT).
+        self._fixed = {
+            name: bind.effective_value for name, bind in compiled.binds.items() if not bind.required
+        }
         self._positional = compiled.positional
         expanded = {
             f"{name}_{i + 1}": (name, i) for name, size in sizes.items() for i in range(size)
@@ -68,6 +75,8 @@ class Prepared:
         ]
 
     def _args(self, params: Mapping[str, Any]) -> Any:
+        if self._fixed:
+            params = {**self._fixed, **params}
         values = []
         for _, (name, index), process in self._sources:
             value = params[name] if index is None else params[name][index]
@@ -120,21 +129,29 @@ class Prepared:
         ]
 
 
-_CACHE: weakref.WeakKeyDictionary[Dialect, dict[tuple[Any, ...], Prepared]] = (
-    weakref.WeakKeyDictionary()
-)
+_CACHE: weakref.WeakKeyDictionary[Dialect, dict[Any, Prepared]] = weakref.WeakKeyDictionary()
 
 
 def select_rows(
-    conn: Connection, statement: Select[Any], params: Mapping[str, Any]
+    conn: Connection, statement: Select[Any] | ByDialect[Select[Any]], params: Mapping[str, Any]
 ) -> list[dict[str, Any]]:
     """`conn.execute(statement, params).mappings().all()`, in `conn`'s transaction, through
-    a Prepared compiled once per dialect, statement and length of each list parameter."""
-    lists = tuple((name, len(v)) for name, v in params.items() if isinstance(v, list | tuple))
-    cache = _CACHE.get(conn.dialect)
+    a Prepared compiled once per dialect and statement, and per length of each expanding
+    list parameter (a list sent as an array, adapters/sql/lists.py, needs no such key)."""
+    dialect = conn.dialect
+    if isinstance(statement, ByDialect):
+        statement = statement.of(dialect)
+    cache = _CACHE.get(dialect)
     if cache is None:
-        cache = _CACHE[conn.dialect] = {}
-    prepared = cache.get((statement, lists))
+        cache = _CACHE[dialect] = {}
+    prepared = cache.get(statement)
     if prepared is None:
-        prepared = cache[(statement, lists)] = Prepared(statement, conn.dialect, dict(lists))
+        prepared = cache[statement] = Prepared(statement, dialect)
+    if prepared.expanding:
+        lists = tuple((name, len(params[name])) for name in prepared.expanding)
+        key = (statement, lists)
+        sized = cache.get(key)
+        if sized is None:
+            sized = cache[key] = Prepared(statement, dialect, dict(lists))
+        prepared = sized
     return prepared.rows_on(conn, params)

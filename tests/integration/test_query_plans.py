@@ -24,6 +24,7 @@ from adapters.sql import outbox as sql_outbox
 from adapters.sql import queries as sql_queries
 from adapters.sql import webhook_queries
 from adapters.sql.database import SqlDatabase
+from adapters.sql.lists import ByDialect
 from adapters.sql.repositories import statements as repos
 from adapters.sql.tables import create_schema
 from core.domain.webhooks import CatchUp
@@ -75,6 +76,8 @@ HOT: list[tuple[str, Any, dict[str, Any]]] = [
     ("idempotency key", repos.IDEMPOTENCY_GET, {"principal_id": "p", "key": "k"}),
     ("idempotency purge", repos.IDEMPOTENCY_PURGE, {"cutoff": NOW}),
     ("inbox seen", repos.INBOX_SEEN_MANY, {"handler": "h", "event_ids": ["e", "f"]}),
+    ("orders with lines (batch)", repos.ORDERS_GET_MANY, {"ids": ["o", "p"]}),
+    ("payments of orders (batch)", repos.PAYMENTS_GET_MANY, {"ids": ["o", "p"]}),
     ("product view", sql_queries._PRODUCT_ONE, {"sku": "A"}),
     ("stock view", sql_queries._STOCK_ONE, {"sku": "A"}),
     ("order with lines (read)", sql_queries._ORDER_WITH_LINES, {"id": "o"}),
@@ -158,6 +161,8 @@ def test_hot_statements_use_an_index(database: SqlDatabase) -> None:
             if not database.is_sqlite and name == "relay claim (lease)":
                 continue
             plans.clear()
+            if isinstance(statement, ByDialect):  # `= ANY(array)` on PostgreSQL
+                statement = statement.of(conn.dialect)
             conn.execute(statement, params)
             assert plans, name
             seen.append(name)

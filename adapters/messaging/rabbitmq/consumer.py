@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
@@ -41,6 +42,8 @@ from core.ports.errors import DependencyUnavailable
 from core.ports.messaging import EventHandler
 
 logger = logging.getLogger("orderly.messaging.consumer")
+# How long a consumer waits for more of a burst before handling a partial batch.
+GATHER_SECONDS = 0.01
 
 
 @dataclass(frozen=True)
@@ -134,13 +137,9 @@ class RabbitConsumer:
                 "consuming again from %s after %d attempt(s)", mask_url(self._url), self._attempt
             )
         while not self._stop.is_set():
-            # Wait for deliveries, then take what else has arrived, and handle them all.
+            # Wait for deliveries, then take what else arrives, and handle them all.
             self._connection.process_data_events(time_limit=0.5)
-            while self._pending and len(self._pending) < self._batch:
-                before = len(self._pending)
-                self._connection.process_data_events(time_limit=0)
-                if len(self._pending) == before:
-                    break
+            self._gather()
             self._flush(channel)
             if self._storage_down is not None:
                 raise _StorageDown()
@@ -149,6 +148,25 @@ class RabbitConsumer:
         # connection requeues those left unacked), in-flight ones have finished.
         for tag in tags:
             channel.basic_cancel(tag)
+
+    def _gather(self) -> None:
+        """Take what has arrived and, while deliveries keep coming, up to GATHER_SECONDS
+        more: a relay's burst arrives over some milliseconds, and flushing its first
+        few paid a unit of work, commit and ack per handful. A lone one goes at once."""
+        if not self._pending:
+            return
+        deadline = time.monotonic() + GATHER_SECONDS
+        while len(self._pending) < self._batch:
+            before = len(self._pending)
+            self._connection.process_data_events(time_limit=0)
+            if len(self._pending) > before:
+                continue
+            left = deadline - time.monotonic()
+            if before == 1 or left <= 0:
+                return
+            self._connection.process_data_events(time_limit=left)
+            if len(self._pending) == before:
+                return  # nothing more within the window
 
     def _close(self) -> None:
         self._pending = []  # unacked: the broker requeues them with the connection

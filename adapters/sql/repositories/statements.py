@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from sqlalchemy import bindparam, delete, insert, literal_column, select, update
 
+from adapters.sql.lists import with_list
 from adapters.sql.tables import (
     idempotency_keys,
     order_lines,
@@ -93,11 +94,14 @@ ORDER_GET = (
     .order_by(order_lines.c.position)
     .with_for_update(of=orders)
 )
-# Several orders at once (batched event handlers), in id order: the lock order.
-ORDERS_GET_MANY = (
-    _ORDER_ROWS.where(orders.c.id.in_(bindparam("ids", expanding=True)))
-    .order_by(orders.c.id, order_lines.c.position)
-    .with_for_update(of=orders)
+# Several orders at once (batched event handlers), in id order: the lock order. The
+# batched handlers' lists are sent as arrays on PostgreSQL (adapters/sql/lists.py).
+ORDERS_GET_MANY = with_list(
+    lambda in_list: (
+        _ORDER_ROWS.where(in_list(orders.c.id, "ids"))
+        .order_by(orders.c.id, order_lines.c.position)
+        .with_for_update(of=orders)
+    )
 )
 ORDER_INSERT = insert(orders)
 ORDER_LINES_INSERT = insert(order_lines)
@@ -115,11 +119,13 @@ ORDERS_PENDING = (
 )
 
 PAYMENT_GET = select(payments).where(payments.c.order_id == bindparam("order_id")).with_for_update()
-PAYMENTS_GET_MANY = (
-    select(payments)
-    .where(payments.c.order_id.in_(bindparam("ids", expanding=True)))
-    .order_by(payments.c.order_id)
-    .with_for_update()
+PAYMENTS_GET_MANY = with_list(
+    lambda in_list: (
+        select(payments)
+        .where(in_list(payments.c.order_id, "ids"))
+        .order_by(payments.c.order_id)
+        .with_for_update()
+    )
 )
 PAYMENT_INSERT = insert(payments)
 PAYMENT_UPDATE = update(payments).where(
@@ -144,9 +150,11 @@ IDEMPOTENCY_PURGE = delete(idempotency_keys).where(
     idempotency_keys.c.created_at < bindparam("cutoff", type_=idempotency_keys.c.created_at.type)
 )
 
-INBOX_SEEN_MANY = select(processed_events.c.event_id).where(
-    processed_events.c.handler == bindparam("handler"),
-    processed_events.c.event_id.in_(bindparam("event_ids", expanding=True)),
+INBOX_SEEN_MANY = with_list(
+    lambda in_list: select(processed_events.c.event_id).where(
+        processed_events.c.handler == bindparam("handler"),
+        in_list(processed_events.c.event_id, "event_ids"),
+    )
 )
 INBOX_INSERT = insert(processed_events)
 

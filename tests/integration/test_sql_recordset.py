@@ -1,0 +1,139 @@
+"""Batched writes (adapters/sql/bulk.py): on PostgreSQL a batch of MIN_ROWS or more is
+one statement over a JSON document of its rows (adapters/sql/recordset.py). It writes
+what row-by-row executemany writes, on both databases: the same values, row counts and
+errors."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import exc as sa_exc
+from sqlalchemy import insert, select
+
+from adapters.sql.bulk import execute_many
+from adapters.sql.database import SqlDatabase
+from adapters.sql.recordset import MIN_ROWS, recordset
+from adapters.sql.repositories.statements import INBOX_INSERT, ORDER_INSERT, ORDER_UPDATE
+from adapters.sql.tables import create_schema, orders, outbox, processed_events
+from tests.integration.sql_shop import SQL_BACKENDS, database_url_for
+
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+@pytest.fixture(params=SQL_BACKENDS)
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SqlDatabase]:
+    database = SqlDatabase.from_url(database_url_for(request, tmp_path))
+    create_schema(database.engine)
+    try:
+        yield database
+    finally:
+        database.dispose()
+
+
+def _order(n: int) -> dict[str, Any]:
+    return {
+        "id": f"order-{n:03d}",
+        "customer_id": "customer",
+        "status": "pending_payment",
+        "currency": "EUR",
+        "total": 100 * n,
+        "cancel_reason": None,
+        "created_at": NOW + timedelta(seconds=n),
+        "updated_at": NOW,
+        "version": 1,
+    }
+
+
+@pytest.mark.parametrize("size", [2, MIN_ROWS, 3 * MIN_ROWS])
+def test_a_batch_writes_and_counts_what_row_by_row_writes(database: SqlDatabase, size: int) -> None:
+    events = [
+        {
+            "event_id": f"e-{n}",
+            "type": "OrderPlaced",
+            "subject": f"order-{n:03d}",
+            "occurred_at": NOW,
+            "correlation_id": "c",
+            "schema_version": 1,
+            "payload": {"n": n, "name": "Zoë 東京", "lines": [{"sku": "A"}], "none": None},
+            "created_at": NOW,
+            "trace_context": None if n % 2 else "00-trace",
+        }
+        for n in range(size)
+    ]
+    with database.engine.begin() as conn:
+        assert execute_many(conn, ORDER_INSERT, [_order(n) for n in range(size)]) == size
+        assert execute_many(conn, insert(outbox), events) == size
+        # One order was moved on by someone else: its versioned UPDATE matches no row.
+        conn.execute(orders.update().where(orders.c.id == "order-001").values(version=2))
+        changes = [
+            {
+                "status": "paid",
+                "cancel_reason": None,
+                "updated_at": NOW + timedelta(minutes=1),
+                "version": 2,
+                "k_id": f"order-{n:03d}",
+                "k_version": 1,
+            }
+            for n in range(size)
+        ]
+        assert execute_many(conn, ORDER_UPDATE, changes) == size - 1
+    with database.engine.connect() as conn:
+        stored = {r.id: r for r in conn.execute(select(orders))}
+        written = conn.execute(select(outbox).order_by(outbox.c.position)).mappings().all()
+    assert stored["order-001"].status == "pending_payment"
+    assert all(stored[f"order-{n:03d}"].status == "paid" for n in range(size) if n != 1)
+    assert stored["order-000"].updated_at == NOW + timedelta(minutes=1)
+    assert stored[f"order-{size - 1:03d}"].total == 100 * (size - 1)
+    assert [dict(r, position=None) for r in written] == [
+        {**e, "position": None, "claimed_until": None, "sent_at": None} for e in events
+    ]
+
+
+def test_a_duplicate_in_a_batch_is_a_unique_violation(database: SqlDatabase) -> None:
+    rows = [{"handler": "h", "event_id": f"e-{n}", "processed_at": NOW} for n in range(MIN_ROWS)]
+    with database.engine.begin() as conn:
+        execute_many(conn, INBOX_INSERT, rows[:1])
+    with pytest.raises(sa_exc.IntegrityError), database.engine.begin() as conn:
+        execute_many(conn, INBOX_INSERT, rows)
+    with database.engine.connect() as conn:
+        assert len(conn.execute(select(processed_events)).all()) == 1
+
+
+@pytest.mark.postgres
+def test_a_value_too_long_for_its_column_is_refused_not_cut(database: SqlDatabase) -> None:
+    if database.is_sqlite:
+        pytest.skip("SQLite does not enforce VARCHAR lengths")
+    rows = [_order(n) for n in range(MIN_ROWS)]
+    rows[3]["currency"] = "EURO"  # VARCHAR(3)
+    with pytest.raises(sa_exc.DataError), database.engine.begin() as conn:
+        execute_many(conn, ORDER_INSERT, rows)
+
+
+def test_only_plain_shapes_are_rewritten(database: SqlDatabase) -> None:
+    from adapters.sql.repositories.statements import RESERVATION_DELETE, STOCK_RESERVE
+
+    dialect = database.engine.dialect
+    keys = ("status", "cancel_reason", "updated_at", "version", "k_id", "k_version")
+    rewritten = recordset(ORDER_UPDATE, dialect, keys)
+    assert (rewritten is not None) == (dialect.name == "postgresql")
+    assert recordset(STOCK_RESERVE, dialect, ("k_sku", "delta")) is None  # arithmetic
+    assert recordset(RESERVATION_DELETE, dialect, ("sku", "order_id")) is None
+
+
+def test_a_value_msgspec_refuses_sends_the_batch_row_by_row() -> None:
+    from sqlalchemy import create_engine
+
+    from adapters.sql.bulk import _compiled
+
+    keys = ("handler", "event_id", "processed_at")
+    dialect = create_engine("postgresql+psycopg://nobody@localhost/none").dialect  # no connect
+    compiled = _compiled(INBOX_INSERT, dialect, keys)
+    rows = [{"handler": "h", "event_id": f"e-{n}", "processed_at": NOW} for n in range(MIN_ROWS)]
+    assert compiled.recordset is not None
+    assert compiled.document(rows) is not None
+    rows[2]["event_id"] = "lone \ud800"  # no UTF-8 for it: the JSON document cannot hold it
+    assert compiled.document(rows) is None
