@@ -15,6 +15,8 @@ from typing import Any
 
 import pytest
 
+from adapters.sql.database import SqlDatabase
+from adapters.sql.tables import create_schema
 from adapters.system import FixedClock
 from core.domain.errors import InsufficientStock
 from core.domain.orders import RequestedLine
@@ -123,6 +125,18 @@ def database_url_for(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         return f"sqlite:///{tmp_path / 'orderly.db'}"
     url: str = request.getfixturevalue("postgres_url")
     return url
+
+
+@contextmanager
+def schema_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SqlDatabase]:
+    """An empty database of the `SQL_BACKENDS` parameter with Orderly's tables,
+    disposed of after the block (for tests of the SQL adapter's pieces)."""
+    database = SqlDatabase.from_url(database_url_for(request, tmp_path))
+    create_schema(database.engine)
+    try:
+        yield database
+    finally:
+        database.dispose()
 
 
 @contextmanager

@@ -26,10 +26,9 @@ from adapters.sql import webhook_queries
 from adapters.sql.database import SqlDatabase
 from adapters.sql.lists import ByDialect
 from adapters.sql.repositories import statements as repos
-from adapters.sql.tables import create_schema
 from core.domain.webhooks import CatchUp
 from core.ports.queries import OrderKey
-from tests.integration.sql_shop import SQL_BACKENDS, database_url_for
+from tests.integration.sql_shop import SQL_BACKENDS, schema_database
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -107,12 +106,8 @@ PARTIAL = "ix_outbox_unsent_position"  # covers only the unsent backlog
 
 @pytest.fixture(params=SQL_BACKENDS)
 def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SqlDatabase]:
-    database = SqlDatabase.from_url(database_url_for(request, tmp_path))
-    create_schema(database.engine)
-    try:
+    with schema_database(request, tmp_path) as database:
         yield database
-    finally:
-        database.dispose()
 
 
 def _plans(database: SqlDatabase) -> Iterator[tuple[Connection, list[str]]]:

@@ -15,9 +15,9 @@ from adapters.sql.database import SqlDatabase
 from adapters.sql.lists import ByDialect
 from adapters.sql.prepared import Prepared, select_rows
 from adapters.sql.repositories.statements import INBOX_SEEN_MANY
-from adapters.sql.tables import create_schema, outbox, processed_events
+from adapters.sql.tables import outbox, processed_events
 from adapters.system import FixedClock
-from tests.integration.sql_shop import SQL_BACKENDS, database_url_for
+from tests.integration.sql_shop import SQL_BACKENDS, schema_database
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 STORED = [f"event-{n:02d}" for n in range(12)]
@@ -25,16 +25,12 @@ STORED = [f"event-{n:02d}" for n in range(12)]
 
 @pytest.fixture(params=SQL_BACKENDS)
 def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SqlDatabase]:
-    database = SqlDatabase.from_url(database_url_for(request, tmp_path))
-    create_schema(database.engine)
-    with database.engine.begin() as conn:
-        rows = [{"handler": "h", "event_id": e, "processed_at": NOW} for e in STORED]
-        rows.append({"handler": "other", "event_id": "event-99", "processed_at": NOW})
-        conn.execute(insert(processed_events), rows)
-    try:
+    with schema_database(request, tmp_path) as database:
+        with database.engine.begin() as conn:
+            rows = [{"handler": "h", "event_id": e, "processed_at": NOW} for e in STORED]
+            rows.append({"handler": "other", "event_id": "event-99", "processed_at": NOW})
+            conn.execute(insert(processed_events), rows)
         yield database
-    finally:
-        database.dispose()
 
 
 @pytest.mark.parametrize("size", [1, 2, 5, 12, 30])

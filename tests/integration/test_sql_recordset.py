@@ -18,20 +18,16 @@ from adapters.sql.bulk import execute_many
 from adapters.sql.database import SqlDatabase
 from adapters.sql.recordset import MIN_ROWS, recordset
 from adapters.sql.repositories.statements import INBOX_INSERT, ORDER_INSERT, ORDER_UPDATE
-from adapters.sql.tables import create_schema, orders, outbox, processed_events
-from tests.integration.sql_shop import SQL_BACKENDS, database_url_for
+from adapters.sql.tables import orders, outbox, processed_events
+from tests.integration.sql_shop import SQL_BACKENDS, schema_database
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 @pytest.fixture(params=SQL_BACKENDS)
 def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SqlDatabase]:
-    database = SqlDatabase.from_url(database_url_for(request, tmp_path))
-    create_schema(database.engine)
-    try:
+    with schema_database(request, tmp_path) as database:
         yield database
-    finally:
-        database.dispose()
 
 
 def _order(n: int) -> dict[str, Any]:
