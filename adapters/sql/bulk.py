@@ -55,10 +55,7 @@ class _Compiled:
     def document(self, rows: Sequence[Mapping[str, Any]]) -> str | None:
         """The rows as the recordset's JSON document; None if msgspec refuses a value
         (a lone surrogate): the caller sends them row by row instead."""
-        columns = []
-        for name, process in zip(self._keys, self._document_processors, strict=True):
-            values = [row[name] for row in rows]
-            columns.append(_processed(values, process) if process is not None else values)
+        columns = _columns(self._keys, self._document_processors, rows)
         keys = self._keys
         documents = [dict(zip(keys, values, strict=True)) for values in zip(*columns, strict=True)]
         try:
@@ -67,16 +64,22 @@ class _Compiled:
             return None
 
     def args(self, rows: Sequence[Mapping[str, Any]]) -> list[Any]:
-        columns = []
-        for name, process in zip(self.names, self.processors, strict=True):
-            values = [row[name] for row in rows]
-            if process is not None:
-                values = _processed(values, process)
-            columns.append(values)
+        columns = _columns(self.names, self.processors, rows)
         if self.positional:
             return list(zip(*columns, strict=True))
         names = self.names
         return [dict(zip(names, values, strict=True)) for values in zip(*columns, strict=True)]
+
+
+def _columns(
+    names: Sequence[str], processors: Sequence[Processor | None], rows: Sequence[Mapping[str, Any]]
+) -> list[list[Any]]:
+    """Each named parameter's values over the rows, through its bind processor if any."""
+    columns = []
+    for name, process in zip(names, processors, strict=True):
+        values = [row[name] for row in rows]
+        columns.append(_processed(values, process) if process is not None else values)
+    return columns
 
 
 def _processed(values: list[Any], process: Processor) -> list[Any]:
@@ -123,8 +126,12 @@ def execute_many(conn: Connection, statement: Executable, rows: Sequence[Mapping
     batch = compiled.recordset if len(rows) >= MIN_ROWS else None
     sql = compiled.sql
     try:
-        document = compiled.document(rows) if batch else None
-        args: Any = (document,) if document is not None else compiled.args(rows)
+        document = compiled.document(rows) if batch is not None else None
+        args: list[Any]
+        if batch is not None and document is not None:
+            sql, args = batch.sql, [(document,)]  # the whole batch in one statement
+        else:
+            args = compiled.args(rows)
     except Exception as exc:  # a bind processor refused a value, as in Connection.execute
         raise sa_exc.StatementError(
             f"({type(exc).__module__}.{type(exc).__name__}) {exc}", compiled.sql, None, exc
@@ -134,13 +141,10 @@ def execute_many(conn: Connection, statement: Executable, rows: Sequence[Mapping
     try:
         cursor = proxied.cursor()
         try:
-            if batch and document is not None:
-                sql = batch.sql
-                cursor.execute(sql, args)
-            elif len(args) == 1:
-                cursor.execute(compiled.sql, args[0])
+            if len(args) == 1:
+                cursor.execute(sql, args[0])
             else:
-                cursor.executemany(compiled.sql, args)
+                cursor.executemany(sql, args)
             return int(cursor.rowcount)
         finally:
             cursor.close()
