@@ -152,7 +152,13 @@ class Container(containers.DeclarativeContainer):
 
     # Event handlers and their delivery.
     handlers = providers.Singleton(
-        build_handlers, uow_factory, payment_gateway, notifier, clock, webhooks=webhook_fanout
+        build_handlers,
+        uow_factory,
+        payment_gateway,
+        notifier,
+        clock,
+        webhooks=webhook_fanout,
+        gateway_concurrency=config.gateway_concurrency,
     )
     # In-process delivery: a delivery failing every attempt is parked in the dead-letter
     # store (RabbitMQ's worker builds its own dispatcher; the broker dead-letters there).

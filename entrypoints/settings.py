@@ -31,6 +31,7 @@ class Settings:
     payments_failure_rate: float = 0.0
     payments_ledger_path: str = ""
     payments_latency_ms: int = 0
+    payments_concurrency: int = 0  # 0: automatic (see gateway_concurrency)
     payments_timeout_seconds: float = 10.0
     payments_breaker_failures: int = 5
     payments_breaker_cooldown_seconds: float = 10.0
@@ -63,10 +64,25 @@ class Settings:
             return "rabbitmq"
         return "sync" if self.storage == "memory" else "background"
 
+    @property
+    def gateway_concurrency(self) -> int:
+        """How many gateway calls one batch of events makes at once.
+
+        Overlapping calls pays when each waits on the network (a remote gateway, or
+        the simulated one given a latency). The simulated gateway with no latency
+        answers within this process at once, so threads gain nothing and their hand-offs
+        contend for the GIL with the request path: one call after another, then
+        (docs/decisions/0023-gateway-calls-overlap-only-when-they-wait.md).
+        ORDERLY_PAYMENTS_CONCURRENCY overrides the choice."""
+        if self.payments_concurrency:
+            return self.payments_concurrency
+        return 32 if self.payments_latency_ms else 1
+
     def as_config(self) -> dict[str, Any]:
         data = asdict(self)
         data["storage"] = self.storage
         data["delivery"] = self.delivery
+        data["gateway_concurrency"] = self.gateway_concurrency
         return data
 
     @staticmethod
@@ -189,6 +205,7 @@ _NUMBERS: dict[str, _Integer | _Fraction | _Seconds] = {
     "payments_decline_above": _Integer(0),
     "payments_failure_rate": _Fraction(),
     "payments_latency_ms": _Integer(0, 600_000),
+    "payments_concurrency": _Integer(0, 256),
     "payments_timeout_seconds": _Seconds(0.001, 3600),
     "payments_breaker_failures": _Integer(1, 1_000_000),
     "payments_breaker_cooldown_seconds": _Seconds(0.0, 86_400),
