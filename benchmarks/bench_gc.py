@@ -31,7 +31,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.bench_http_orders import BODY, LUA_POST, _cpu_seconds, _port, _wait
+from benchmarks.bench_http_orders import (
+    BODY,
+    LUA_POST,
+    _cpu_seconds,
+    _port,
+    _prepare,
+    _serving_env,
+    _wait,
+)
 
 BIN = Path(sys.executable).parent
 
@@ -80,13 +88,6 @@ def serve(port: int, out: Path, gc_defaults: bool) -> None:
     cli(["serve", "--host", "127.0.0.1", "--port", str(port)])
 
 
-def _orderly(env: dict[str, str], *args: str) -> str:
-    done = subprocess.run(
-        [str(BIN / "orderly"), *args], env=env, check=True, capture_output=True, text=True
-    )
-    return done.stdout
-
-
 def _signal_and_read(pid: int, out: Path) -> dict[str, Any]:
     out.unlink(missing_ok=True)
     os.kill(pid, signal.SIGUSR2)
@@ -109,25 +110,12 @@ def main() -> None:
     if args.serve:
         serve(args.serve, args.out, args.gc_defaults)
         return
-    if shutil.which("wrk") is None:
-        raise SystemExit("needs wrk: apt-get install wrk")
     work = Path(tempfile.mkdtemp(prefix="bench-gc-"))
-    env = {
-        **os.environ,
-        "ORDERLY_DATABASE_URL": f"sqlite:///{work}/orderly.db",
-        "ORDERLY_RATE_LIMIT_PER_MINUTE": "1000000000",
-    }
-    _orderly(env, "db", "upgrade")
-    key = json.loads(_orderly(env, "users", "create", "bench", "--role", "customer", "--json"))
-    csv = work / "products.csv"
-    csv.write_text(
-        "sku,name,price,on_hand\n"
-        + "".join(f"SKU-{n:06d},Bench {n},1000,1000000000\n" for n in range(1, 101))
-    )
-    _orderly(env, "products", "import", str(csv))
+    env = _serving_env(f"sqlite:///{work}/orderly.db")
+    key, _ = _prepare(env, work)
     try:
-        shipped = _measure(args, env, work, key["api_key"], gc_defaults=False)
-        defaults = _measure(args, env, work, key["api_key"], gc_defaults=True)
+        shipped = _measure(args, env, work, key, gc_defaults=False)
+        defaults = _measure(args, env, work, key, gc_defaults=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print(f"POST /v1/orders, {args.duration} s, {args.conns} connections, SQLite, one process")

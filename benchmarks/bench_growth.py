@@ -36,31 +36,22 @@ from adapters.sql.bulk import execute_many
 from adapters.sql.database import SqlDatabase
 from adapters.sql.tables import order_lines, orders, outbox, payments, processed_events
 from adapters.system import UuidGenerator
-from benchmarks.bench_http_orders import BIN, BODY, LUA_GET, LUA_POST, _port, _post, _wait, _wrk
+from benchmarks.bench_http_orders import (
+    BIN,
+    BODY,
+    LUA_GET,
+    LUA_POST,
+    _port,
+    _post,
+    _prepare,
+    _serving_env,
+    _wait,
+    _wrk,
+)
 from core.domain.events import EventEnvelope, OrderPaid, OrderPlaced
 
 PG_ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
 BATCH = 5000
-
-
-def _orderly(env: dict[str, str], *args: str) -> str:
-    done = subprocess.run(
-        [str(BIN / "orderly"), *args], env=env, check=True, capture_output=True, text=True
-    )
-    return done.stdout
-
-
-def _prepare(env: dict[str, str], work: Path) -> tuple[str, str]:
-    """Migrate, create the key and 100 products; returns (api key, principal id)."""
-    _orderly(env, "db", "upgrade")
-    created = json.loads(_orderly(env, "users", "create", "bench", "--role", "customer", "--json"))
-    csv = work / "products.csv"
-    csv.write_text(
-        "sku,name,price,on_hand\n"
-        + "".join(f"SKU-{n:06d},Bench {n},1000,1000000000\n" for n in range(1, 101))
-    )
-    _orderly(env, "products", "import", str(csv))
-    return str(created["api_key"]), str(created["id"])
 
 
 def seed(url: str, count: int, customer: str) -> float:
@@ -189,11 +180,7 @@ def run_storage(storage: str, args: argparse.Namespace) -> None:
         with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
             conn.execute(f'CREATE DATABASE "{pg_name}"')
         url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{pg_name}"
-    env = {
-        **os.environ,
-        "ORDERLY_DATABASE_URL": url,
-        "ORDERLY_RATE_LIMIT_PER_MINUTE": "1000000000",
-    }
+    env = _serving_env(url)
     workers = 1 if storage == "sqlite" else args.pg_workers
     try:
         key, customer = _prepare(env, work)

@@ -58,6 +58,37 @@ def _cpu_seconds(pid: int) -> float:
     return total
 
 
+def _orderly(env: dict[str, str], *args: str) -> str:
+    done = subprocess.run(
+        [str(BIN / "orderly"), *args], env=env, check=True, capture_output=True, text=True
+    )
+    return done.stdout
+
+
+def _prepare(env: dict[str, str], work: Path) -> tuple[str, str]:
+    """Migrate, create the key and 100 products; returns (api key, principal id)."""
+    _orderly(env, "db", "upgrade")
+    created = json.loads(_orderly(env, "users", "create", "bench", "--role", "customer", "--json"))
+    csv = work / "products.csv"
+    csv.write_text(
+        "sku,name,price,on_hand\n"
+        + "".join(f"SKU-{n:06d},Bench {n},1000,1000000000\n" for n in range(1, 101))
+    )
+    _orderly(env, "products", "import", str(csv))
+    return str(created["api_key"]), str(created["id"])
+
+
+def _serving_env(database_url: str) -> dict[str, str]:
+    """`orderly serve` as a user runs it, only the rate limit raised (needs wrk)."""
+    if shutil.which("wrk") is None:
+        raise SystemExit("needs wrk: apt-get install wrk")
+    return {
+        **os.environ,
+        "ORDERLY_DATABASE_URL": database_url,
+        "ORDERLY_RATE_LIMIT_PER_MINUTE": "1000000000",
+    }
+
+
 def _wait(url: str) -> None:
     for _ in range(300):
         try:
@@ -134,32 +165,10 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--conns", type=int, default=32)
     args = parser.parse_args()
-    if shutil.which("wrk") is None:
-        raise SystemExit("needs wrk: apt-get install wrk")
     work = Path(tempfile.mkdtemp(prefix="bench-http-"))
-    env = {
-        **os.environ,
-        "ORDERLY_DATABASE_URL": f"sqlite:///{work}/orderly.db",
-        "ORDERLY_RATE_LIMIT_PER_MINUTE": "1000000000",
-    }
+    env = _serving_env(f"sqlite:///{work}/orderly.db")
+    key, _ = _prepare(env, work)
     orderly = str(BIN / "orderly")
-    subprocess.run([orderly, "db", "upgrade"], env=env, check=True, capture_output=True)
-    created = subprocess.run(
-        [orderly, "users", "create", "bench", "--role", "customer", "--json"],
-        env=env,
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    key = json.loads(created.stdout)["api_key"]
-    csv = work / "products.csv"
-    csv.write_text(
-        "sku,name,price,on_hand\n"
-        + "".join(f"SKU-{n:06d},Bench {n},1000,1000000000\n" for n in range(1, 101))
-    )
-    subprocess.run(
-        [orderly, "products", "import", str(csv)], env=env, check=True, capture_output=True
-    )
     p1, p2 = _port(), _port()
     servers = [
         subprocess.Popen(
