@@ -45,7 +45,7 @@ class CallerRecordingGateway:
         ({"payments_latency_ms": 50, "payments_concurrency": 2}, 2),
     ],
 )
-def test_gateway_calls_overlap_only_when_they_wait(
+def test_the_gateway_concurrency_is_1_unless_calls_wait_or_it_is_set(
     settings: dict[str, Any], concurrency: int
 ) -> None:
     assert Settings(**settings).gateway_concurrency == concurrency
@@ -62,7 +62,7 @@ def test_the_concurrency_variable_is_read_and_checked() -> None:
     ("settings", "overlap"),
     [({}, False), ({"payments_latency_ms": 50}, True), ({"payments_concurrency": 4}, True)],
 )
-def test_a_batch_overlaps_its_gateway_calls_as_its_settings_choose(
+def test_a_batch_calls_the_gateway_from_the_threads_its_settings_choose(
     make_shop: MakeShop, settings: dict[str, Any], overlap: bool
 ) -> None:
     shop = make_shop(deliver=False, **settings)
