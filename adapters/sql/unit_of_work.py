@@ -104,7 +104,8 @@ class SqlUnitOfWork(UnitOfWork):
 
     def commit(self) -> list[EventEnvelope]:
         self._connection()
-        return super().commit()  # the outbox rows, then `_commit`
+        self._queue.flush()  # queued product and stock writes, in the same transaction
+        return super().commit()
 
     def _write_outbox(self, envelopes: list[EventEnvelope]) -> None:
         if not envelopes:
@@ -124,10 +125,6 @@ class SqlUnitOfWork(UnitOfWork):
     def _commit(self) -> None:
         self._connection()
         assert self._scope is not None
-        # The queued product, reservation and stock writes come after the outbox rows:
-        # the stock reserve takes a placement's row locks on PostgreSQL, and only the
-        # COMMIT should run while they are held (hot SKUs serialise on them).
-        self._queue.flush()
         self._scope.commit()
 
     def _rollback(self) -> None:

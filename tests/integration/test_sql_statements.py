@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -11,7 +10,6 @@ from typing import Any
 import pytest
 from sqlalchemy import event
 
-from adapters.sql import bulk
 from adapters.sql.database import SqlDatabase
 from adapters.sql.prepared import Prepared
 from adapters.system import FixedClock
@@ -84,53 +82,3 @@ def test_read_queries_do_not_grow_with_the_rows_they_return(shop: Container) -> 
     with counted(database) as statements:
         assert len(queries.list_products(None, None, 100)) == 3  # with available stock
     assert len(statements) == 1
-
-
-def _described(statement: Any) -> str:
-    """'insert outbox', 'update stock', 'notify', ...: the verb and the table."""
-    table = getattr(statement, "table", None)
-    verb = getattr(statement, "__visit_name__", None)
-    if table is not None and verb in {"insert", "update", "delete"}:
-        return f"{verb} {table.name}"
-    return " ".join(str(statement).split()[:3]).lower()
-
-
-def test_a_placement_reserves_its_stock_last_before_commit(
-    shop: Container, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """On PostgreSQL the reserve takes the placement's row locks on stock, held to COMMIT:
-    every other write (order, lines, reservations, outbox, NOTIFY) must come before it,
-    or a hot SKU serialises orders on their round trips too
-    (docs/decisions/0024-stock-locks-last-in-the-transaction.md)."""
-    sent: list[str] = []
-    real = bulk.execute_many
-
-    def recorded(conn: Any, statement: Any, rows: Any) -> int:
-        sent.append(_described(statement))
-        return real(conn, statement, rows)
-
-    # The writes on the driver cursor, wherever a module imported the function...
-    for module in list(sys.modules.values()):
-        if module is not bulk and getattr(module, "execute_many", None) is real:
-            monkeypatch.setattr(module, "execute_many", recorded)
-
-    # ... and those through Connection.execute.
-    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        sent.append(" ".join(statement.split()[:3]).lower())
-
-    database = shop.database()
-    event.listen(database.engine, "before_cursor_execute", record)
-    try:
-        shop.place_order()(
-            PlaceOrderCommand("customer-x", [RequestedLine(s, 2) for s in reversed(SKUS)])
-        )
-    finally:
-        event.remove(database.engine, "before_cursor_execute", record)
-
-    writes = [s for s in sent if not s.startswith(("select", "begin", "commit", "rollback"))]
-    assert writes[-1] == "update stock", sent  # one statement for the three SKUs
-    assert writes.count("update stock") == 1, sent
-    assert {"insert orders", "insert order_lines", "insert outbox"} <= set(writes), sent
-    assert any(s.startswith("insert stock_reservations") for s in writes), sent
-    notify = [i for i, s in enumerate(sent) if "pg_notify" in s]  # PostgreSQL only
-    assert all(i < sent.index("update stock") for i in notify), sent

@@ -20,13 +20,9 @@ def _added_concurrently() -> Exception:
 class WriteQueue:
     """Repositories queue their INSERTs, versioned UPDATEs and reservation removals
     here (statements.ONE_ROW_EACH must each match one row); `flush` sends them
-    as one executemany per statement: products, new stock rows, reservations, then
-    stock updates (each table's writes in the order they were made). Foreign keys
-    need new stock rows before their reservations; stock updates go last because on
-    PostgreSQL a placement's reserve is its first row lock on stock, held to COMMIT:
-    nothing but the commit should follow it (the unit of work flushes after its
-    outbox rows, docs/decisions/0024-stock-locks-last-in-the-transaction.md). The unit
-    of work flushes at commit, and a repository before it reads a row that has
+    as one executemany per statement, in foreign-key order (products, stock, then
+    reservations; each table's writes in the order they were made). The unit of
+    work flushes before commit, and a repository before it reads a row that has
     queued writes, so reads always see this unit of work's own writes. Placing a
     3-line order sends 2 stock statements instead of 6; importing 1,000 new
     products sends 2 INSERTs instead of 2,000. The rows were locked when loaded,
@@ -34,7 +30,7 @@ class WriteQueue:
     """
 
     # Steps, in the order they are flushed.
-    PRODUCT_INSERTS, PRODUCT_UPDATES, STOCK_INSERTS, RESERVATIONS, STOCK_UPDATES = range(5)
+    PRODUCT_INSERTS, PRODUCT_UPDATES, STOCK_INSERTS, STOCK_UPDATES, RESERVATIONS = range(5)
 
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
