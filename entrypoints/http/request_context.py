@@ -19,6 +19,7 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from core.domain.text import is_correlation_id
 from core.ports.correlation import correlation
+from entrypoints.logs import AccessLog
 
 HEADER = "X-Request-ID"
 _STATE_KEY = "orderly_request_id"
@@ -49,9 +50,8 @@ class RequestContextMiddleware:
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        # Bound once, with the logging configured when the app is built: a module-level
-        # lazy proxy would build a new bound logger on every request's line.
-        self._access_log = structlog.get_logger(ACCESS_LOGGER).bind()
+        # Made once, with the logging configured when the app is built.
+        self._access_log = AccessLog(ACCESS_LOGGER)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != ScopeType.HTTP:
@@ -78,10 +78,12 @@ class RequestContextMiddleware:
             # Never the Authorization header or the query string: keys stay out of logs.
             self._access_log.info(
                 "request",
-                method=scope.get("method"),
-                path=scope.get("path"),
-                route=scope.get("path_template"),
-                status=status,
-                duration_ms=round((time.perf_counter() - started) * 1000, 2),
+                {
+                    "method": scope.get("method"),
+                    "path": scope.get("path"),
+                    "route": scope.get("path_template"),
+                    "status": status,
+                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                },
             )
             structlog.contextvars.clear_contextvars()

@@ -1,0 +1,68 @@
+"""The access line written in one step is the line structlog's chain writes."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+from collections.abc import Iterator, MutableMapping
+from typing import Any
+
+import pytest
+import structlog
+
+from entrypoints.logs import AccessLog, configure_logging
+
+FIELDS = {"method": "GET", "path": "/v1/orders/x", "route": "/v1/orders/{order_id:str}",
+          "status": 200, "duration_ms": 1.25}  # fmt: skip
+
+
+@pytest.fixture
+def restored() -> Iterator[None]:
+    root = logging.getLogger()
+    saved_handlers, saved_level = root.handlers[:], root.level
+    saved = structlog.get_config()
+    try:
+        yield
+    finally:
+        root.handlers[:] = saved_handlers
+        root.setLevel(saved_level)
+        structlog.configure(**saved)
+        structlog.contextvars.clear_contextvars()
+
+
+def _lines(stream: io.StringIO) -> list[dict[str, object]]:
+    return [json.loads(line) for line in stream.getvalue().splitlines()]
+
+
+def test_the_access_line_has_structlogs_keys_order_and_values(restored: None) -> None:
+    stream = io.StringIO()
+    configure_logging("INFO", stream)
+    structlog.contextvars.bind_contextvars(request_id="req-1", extra="kept")
+    structlog.get_logger("orderly.http.access").info("request", **FIELDS)
+    AccessLog("orderly.http.access").info("request", dict(FIELDS))
+    chain, direct = _lines(stream)
+    assert list(direct) == list(chain)  # the same keys in the same order
+    chain.pop("timestamp"), direct.pop("timestamp")
+    assert direct == chain
+    assert direct["correlation_id"] == "req-1" and direct["extra"] == "kept"
+
+
+def test_the_access_line_follows_the_configured_level(restored: None) -> None:
+    stream = io.StringIO()
+    configure_logging("WARNING", stream)
+    AccessLog("orderly.http.access").info("request", dict(FIELDS))
+    assert stream.getvalue() == ""
+
+
+def test_logging_configured_elsewhere_goes_through_structlog(restored: None) -> None:
+    configure_logging("INFO", io.StringIO())
+    seen: list[dict[str, object]] = []
+
+    def keep(_: object, __: str, event: MutableMapping[str, Any]) -> str:
+        seen.append(dict(event))
+        return ""
+
+    structlog.configure(processors=[keep], logger_factory=structlog.ReturnLoggerFactory())
+    AccessLog("orderly.http.access").info("request", dict(FIELDS))
+    assert seen == [{**FIELDS, "event": "request"}]
