@@ -18,7 +18,11 @@ from adapters.memory.webhooks import MemoryWebhookStore
 from adapters.messaging.dead_letters import DeadLetters, StoredDeadLetters
 from adapters.messaging.dispatch import HandlerDispatcher
 from adapters.messaging.hooks import CommitHooks
-from adapters.messaging.inprocess import BackgroundRelay, SynchronousRelay
+from adapters.messaging.inprocess import (
+    IN_PROCESS_HANDLER_BATCH,
+    BackgroundRelay,
+    SynchronousRelay,
+)
 from adapters.notifications.log import LogNotifier
 from adapters.payments.guard import GuardedGateway
 from adapters.payments.ledger import LedgerStore, MemoryLedger, SqliteLedger
@@ -167,6 +171,7 @@ class Container(containers.DeclarativeContainer):
         handlers,
         attempts=config.max_delivery_attempts,
         dead_letters=dead_letter_store,
+        max_batch=IN_PROCESS_HANDLER_BATCH,
     )
     sync_relay = providers.Singleton(SynchronousRelay, outbox, dispatcher)
     background_relay = providers.Factory(

@@ -17,6 +17,12 @@ in one unit of work, carries its first event's.
 In-process (`dead_letters` given): `deliver` retries a failing delivery in
 place with backoff up to `attempts` runs, then parks it in the dead-letter
 store and goes on: a poison event never blocks the events behind it.
+
+`max_batch` caps a handler's unit of work: a relay claim of 500 events is handed
+to each handler in slices of at most that many. In the serving process each
+slice's write transaction holds the write lock that placements wait for (SQLite's
+one writer; row locks on PostgreSQL), so the cap bounds how long a request waits
+behind the saga, while the claim and its marking stay shared by the whole claim.
 """
 
 from __future__ import annotations
@@ -53,8 +59,12 @@ class HandlerDispatcher:
         dead_letters: DeadLetterStore | None = None,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
         max_delay: float = 2.0,
+        max_batch: int | None = None,
     ) -> None:
+        if max_batch is not None and max_batch < 1:
+            raise ValueError("max_batch must be at least 1")
         self.handlers = list(handlers)
+        self.max_batch = max_batch
         for handler in self.handlers:  # export zeros from the start, not only after a first event
             metrics.MESSAGES_HANDLED.labels(handler.name)
             metrics.MESSAGES_RETRIED.labels(handler.name)
@@ -183,12 +193,15 @@ class HandlerDispatcher:
             group = [e for e in envelopes if e.type == handler.event_type]
             if not group:
                 continue
-            if self._dead_letters is None:
-                failures = self.run_batch(handler, group)
-                if failures:
-                    raise next(iter(failures.values()))
-            else:
-                self.run_batch(handler, group, self._park_on_failure)
+            size = self.max_batch or len(group)
+            for start in range(0, len(group), size):
+                part = group[start : start + size]
+                if self._dead_letters is None:
+                    failures = self.run_batch(handler, part)
+                    if failures:
+                        raise next(iter(failures.values()))
+                else:
+                    self.run_batch(handler, part, self._park_on_failure)
 
     def _park_on_failure(self, handler: EventHandler, envelope: EventEnvelope) -> None:
         self.run_or_park(handler, envelope)

@@ -25,6 +25,13 @@ from core.ports.messaging import Outbox
 
 logger = logging.getLogger("orderly.messaging")
 
+# Events one handler's unit of work takes in the serving process (HandlerDispatcher's
+# max_batch). A relay claims up to ORDERLY_RELAY_BATCH_SIZE (500) at once; the charge
+# of 500 orders in one SQLite transaction held the write lock for up to 35-40 ms, and
+# every placement queued behind it (POST p99; benchmarks/README.md, session 13). At
+# 50 the relay's fixed cost per unit of work left it behind during a busy round.
+IN_PROCESS_HANDLER_BATCH = 100
+
 
 class SynchronousRelay:
     def __init__(self, outbox: Outbox, dispatcher: HandlerDispatcher, batch: int = 100) -> None:

@@ -12,6 +12,7 @@ PostgreSQL: a pooled psycopg 3 engine; command loads take row locks.
 from __future__ import annotations
 
 import threading
+from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -24,31 +25,55 @@ from core.ports.errors import ConcurrencyConflict
 
 
 class _WriteGate:
-    """One writer at a time in this process (SQLite has a single writer anyway).
+    """One writer at a time in this process (SQLite has a single writer anyway), in the
+    order they asked.
+
+    A release hands the gate to the longest waiter. With a plain lock, the thread
+    that just released (the relay between two handler batches, the placement writer
+    between two groups) usually took it again before the woken waiter was scheduled
+    and had the GIL back, so one side could hold the writer for several turns in a
+    row: the other side's tail latency (docs/performance.md).
 
     A thread that opens a second write unit of work while holding one would wait
     for itself forever; that is a programming error, reported at once.
     """
 
     def __init__(self, timeout: float) -> None:
-        self._lock = threading.Lock()
+        self._mutex = threading.Lock()  # guards _owner and _waiters
         self._owner: int | None = None
+        self._waiters: deque[tuple[int, threading.Lock]] = deque()
         self._timeout = timeout
 
     def acquire(self) -> None:
         me = threading.get_ident()
-        if self._owner == me:
-            raise RuntimeError(
-                "nested write unit of work in one thread: SQLite has a single writer, "
-                "so the inner one would wait for the outer one forever"
-            )
-        if not self._lock.acquire(timeout=self._timeout):
-            raise ConcurrencyConflict("timed out waiting for the SQLite write lock")
-        self._owner = me
+        with self._mutex:
+            if self._owner == me:
+                raise RuntimeError(
+                    "nested write unit of work in one thread: SQLite has a single writer, "
+                    "so the inner one would wait for the outer one forever"
+                )
+            if self._owner is None:
+                self._owner = me
+                return
+            turn = threading.Lock()
+            turn.acquire()
+            waiter = (me, turn)
+            self._waiters.append(waiter)
+        if turn.acquire(timeout=self._timeout):
+            return  # handed over by `release`, which made us the owner
+        with self._mutex:
+            if waiter in self._waiters:
+                self._waiters.remove(waiter)
+                raise ConcurrencyConflict("timed out waiting for the SQLite write lock")
+        # Handed over between the timeout and the check above: ours after all.
 
     def release(self) -> None:
-        self._owner = None
-        self._lock.release()
+        with self._mutex:
+            if self._waiters:
+                self._owner, turn = self._waiters.popleft()
+                turn.release()
+            else:
+                self._owner = None
 
 
 class WriteGroup:

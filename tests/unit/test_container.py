@@ -7,6 +7,7 @@ import threading
 import pytest
 from dependency_injector import providers
 
+from adapters.messaging.inprocess import IN_PROCESS_HANDLER_BATCH
 from adapters.payments.guard import GuardedGateway
 from adapters.payments.simulated import SimulatedGateway
 from adapters.system import FixedClock, SystemClock
@@ -88,3 +89,10 @@ def test_a_recycled_container_keeps_nothing_of_its_last_use() -> None:
     assert isinstance(again.gateway(), SimulatedGateway)
     assert again.config.payments_decline_above() == 1234
     assert again.config.storage() == "memory"
+
+
+def test_in_process_handlers_take_at_most_the_in_process_slice_of_a_claim() -> None:
+    # The relay claims ORDERLY_RELAY_BATCH_SIZE events; each handler's unit of work in
+    # the serving process takes at most IN_PROCESS_HANDLER_BATCH of them (dispatch.py).
+    container = build_container(Settings(database_url="memory://", relay_batch_size=500))
+    assert container.dispatcher().max_batch == IN_PROCESS_HANDLER_BATCH < 500
