@@ -12,6 +12,7 @@ it converts (enums, Money, JSON, computed view fields).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from datetime import datetime
 from operator import attrgetter, itemgetter
 from typing import Any
 
@@ -168,3 +169,21 @@ def envelope_from_row(row: Row) -> EventEnvelope:
 
 def envelope_values(envelope: EventEnvelope) -> dict[str, Any]:
     return ENVELOPE.of(envelope) | {"payload": envelope.payload}
+
+
+def outbox_values(
+    envelope: EventEnvelope, created_at: datetime, trace_context: str | None
+) -> dict[str, Any]:
+    """An outbox row: `envelope_values` and the row's own columns, as one dict literal
+    (a bulk import writes 2,000 per commit; three dicts merged cost twice as much)."""
+    return {
+        "event_id": envelope.event_id,
+        "type": envelope.type,
+        "subject": envelope.subject,
+        "occurred_at": envelope.occurred_at,
+        "correlation_id": envelope.correlation_id,
+        "schema_version": envelope.schema_version,
+        "payload": envelope.payload,
+        "created_at": created_at,
+        "trace_context": trace_context,
+    }

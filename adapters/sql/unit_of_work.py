@@ -15,7 +15,7 @@ from sqlalchemy import exc as sa_exc
 from adapters.sql.bulk import execute_many
 from adapters.sql.database import SqlDatabase, WriteScope
 from adapters.sql.errors import reraise, translate_driver_error
-from adapters.sql.mapping import envelope_values
+from adapters.sql.mapping import outbox_values
 from adapters.sql.outbox_listener import CHANNEL as OUTBOX_CHANNEL
 from adapters.sql.repositories.orders import SqlOrderRepository
 from adapters.sql.repositories.payments import SqlPaymentRepository
@@ -112,10 +112,7 @@ class SqlUnitOfWork(UnitOfWork):
             return
         now = self._clock.now()
         trace = otel.current_traceparent()
-        rows = [
-            envelope_values(envelope) | {"created_at": now, "trace_context": trace}
-            for envelope in envelopes
-        ]
+        rows = [outbox_values(envelope, now, trace) for envelope in envelopes]
         connection = self._connection()
         execute_many(connection, _OUTBOX_INSERT, rows)
         if not self._db.is_sqlite:
