@@ -15,6 +15,7 @@ violations, adapters/sql/errors.py) see the same exceptions as before.
 
 from __future__ import annotations
 
+import contextlib
 import weakref
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -123,9 +124,16 @@ def execute_many(conn: Connection, statement: Executable, rows: Sequence[Mapping
     if not rows:
         return 0
     first = rows[0].keys()
-    if not first or any(row.keys() != first for row in rows):
+    width = len(first)
+    columns = None
+    # The same names in every row: as many in each, and each has all of the first's (a
+    # KeyError says one has not). Cheaper than comparing every row's keys as sets.
+    if width and all(len(row) == width for row in rows):
+        with contextlib.suppress(KeyError):
+            columns = {name: [row[name] for row in rows] for name in first}
+    if columns is None:
         return int(conn.execute(statement, list(rows)).rowcount)
-    return execute_columns(conn, statement, {name: [row[name] for row in rows] for name in first})
+    return execute_columns(conn, statement, columns)
 
 
 def execute_columns(conn: Connection, statement: Executable, columns: Columns) -> int:

@@ -133,6 +133,34 @@ def test_columns_of_different_lengths_are_refused(database: SqlDatabase) -> None
         execute_columns(conn, INBOX_INSERT, {"handler": ["h", "h"], "event_id": ["e-1"]})
 
 
+@pytest.mark.parametrize(
+    "other",
+    [
+        {"handler": "h", "event_id": "e-1", "when": NOW},  # as many names, one different
+        {"handler": "h", "event_id": "e-1"},  # one fewer
+    ],
+)
+def test_rows_with_different_names_go_to_sqlalchemy_which_refuses_a_missing_value(
+    database: SqlDatabase, other: dict[str, Any]
+) -> None:
+    rows = [{"handler": "h", "event_id": "e-0", "processed_at": NOW}, other]
+    with pytest.raises(sa_exc.StatementError), database.engine.begin() as conn:
+        execute_many(conn, INBOX_INSERT, rows)
+
+
+def test_a_row_with_a_name_more_goes_to_sqlalchemy_which_ignores_it(
+    database: SqlDatabase,
+) -> None:
+    rows = [
+        {"handler": "h", "event_id": "e-0", "processed_at": NOW},
+        {"handler": "h", "event_id": "e-1", "processed_at": NOW, "extra": 1},
+    ]
+    with database.engine.begin() as conn:
+        execute_many(conn, INBOX_INSERT, rows)  # (psycopg counts no rows of this path)
+    with database.engine.connect() as conn:
+        assert len(conn.execute(select(processed_events)).all()) == 2
+
+
 def test_a_duplicate_in_a_batch_is_a_unique_violation(database: SqlDatabase) -> None:
     rows = [{"handler": "h", "event_id": f"e-{n}", "processed_at": NOW} for n in range(MIN_ROWS)]
     with database.engine.begin() as conn:
