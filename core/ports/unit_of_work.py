@@ -48,8 +48,9 @@ class Tracked:
         self._ids: set[int] = set()
 
     def add(self, aggregate: EventRecorder) -> None:
-        if id(aggregate) not in self._ids:
-            self._ids.add(id(aggregate))
+        key = id(aggregate)
+        if key not in self._ids:
+            self._ids.add(key)
             self.aggregates.append(aggregate)
 
 

@@ -161,9 +161,10 @@ def _row(number: int, text: str, columns: dict[str, int]) -> ProductRow | _Rejec
     # The required columns are all there (checked above); `active` may be absent.
     sku = fields[columns["sku"]].strip()
     name = fields[columns["name"]].strip()
-    for value, label in ((sku, "sku"), (name, "name")):
-        if not value:
-            return _Rejected(number, f"missing value for {label}")
+    if not sku:
+        return _Rejected(number, "missing value for sku")
+    if not name:
+        return _Rejected(number, "missing value for name")
     active_index = columns.get("active")
     try:
         # Sign checks are left to the core (it rejects a negative price or count).
