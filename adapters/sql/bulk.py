@@ -15,7 +15,6 @@ violations, adapters/sql/errors.py) see the same exceptions as before.
 
 from __future__ import annotations
 
-import contextlib
 import weakref
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -125,27 +124,36 @@ def execute_many(conn: Connection, statement: Executable, rows: Sequence[Mapping
         return 0
     first = rows[0].keys()
     width = len(first)
-    columns = None
     # The same names in every row: as many in each, and each has all of the first's (a
     # KeyError says one has not). Cheaper than comparing every row's keys as sets.
-    if width and all(len(row) == width for row in rows):
-        with contextlib.suppress(KeyError):
+    same = width > 0
+    for row in rows:
+        if len(row) != width:
+            same = False
+            break
+    if same:
+        try:
             columns = {name: [row[name] for row in rows] for name in first}
-    if columns is None:
+        except KeyError:  # (not contextlib.suppress: it costs more than a small write)
+            same = False
+    if not same:
         return int(conn.execute(statement, list(rows)).rowcount)
-    return execute_columns(conn, statement, columns)
+    return _execute(conn, statement, columns, len(rows))
 
 
 def execute_columns(conn: Connection, statement: Executable, columns: Columns) -> int:
     """`execute_many` of rows given column by column (every column as long): for a
     caller that holds its values that way, no dict per row to build and take apart
     again (a bulk import's outbox rows, 2,000 per commit)."""
-    keys = tuple(columns)
-    count = len(columns[keys[0]]) if keys else 0
-    if any(len(values) != count for values in columns.values()):
+    lengths = {len(values) for values in columns.values()}
+    if len(lengths) > 1:
         raise ValueError("every column of a batch has one value per row")
-    if not count:
-        return 0
+    count = lengths.pop() if lengths else 0
+    return _execute(conn, statement, columns, count) if count else 0
+
+
+def _execute(conn: Connection, statement: Executable, columns: Columns, count: int) -> int:
+    keys = tuple(columns)
     dialect = conn.dialect
     compiled = _compiled(statement, dialect, keys)
     batch = compiled.recordset if count >= MIN_ROWS else None
