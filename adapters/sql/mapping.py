@@ -11,7 +11,8 @@ it converts (enums, Money, JSON, computed view fields).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
 from operator import attrgetter, itemgetter
 from typing import Any
 
@@ -64,8 +65,19 @@ def product_from_row(row: Row) -> Product:
 
 
 def product_values(product: Product) -> dict[str, Any]:
+    # One dict literal, PRODUCT's columns and the price's two: an import maps 1,000
+    # products per commit, and `PRODUCT.of(...) | {...}` built three dicts for each.
     price = product.price
-    return PRODUCT.of(product) | {"price": price.amount, "currency": price.currency}
+    return {
+        "sku": product.sku,
+        "name": product.name,
+        "active": product.active,
+        "created_at": product.created_at,
+        "updated_at": product.updated_at,
+        "version": product.version,
+        "price": price.amount,
+        "currency": price.currency,
+    }
 
 
 def product_view_from_row(row: Row) -> ProductView:
@@ -168,3 +180,23 @@ def envelope_from_row(row: Row) -> EventEnvelope:
 
 def envelope_values(envelope: EventEnvelope) -> dict[str, Any]:
     return ENVELOPE.of(envelope) | {"payload": envelope.payload}
+
+
+def outbox_columns(
+    envelopes: Sequence[EventEnvelope], created_at: datetime, trace_context: str | None
+) -> dict[str, list[Any]]:
+    """Outbox rows column by column (adapters/sql/bulk.py, execute_columns): the columns
+    of `envelope_values` and the row's own two. A bulk import writes 2,000 per commit,
+    and a dict per row, taken apart again by column, cost twice as much."""
+    count = len(envelopes)
+    return {
+        "event_id": [e.event_id for e in envelopes],
+        "type": [e.type for e in envelopes],
+        "subject": [e.subject for e in envelopes],
+        "occurred_at": [e.occurred_at for e in envelopes],
+        "correlation_id": [e.correlation_id for e in envelopes],
+        "schema_version": [e.schema_version for e in envelopes],
+        "payload": [e.payload for e in envelopes],
+        "created_at": [created_at] * count,
+        "trace_context": [trace_context] * count,
+    }

@@ -17,11 +17,12 @@ from collections.abc import Callable
 import psycopg
 from sqlalchemy.engine import make_url
 
+from adapters.sql.outbox_channel import CHANNEL
 from core.domain.backoff import backoff
 
 logger = logging.getLogger("orderly.sql.outbox_listener")
 
-CHANNEL = "orderly_outbox"
+__all__ = ["CHANNEL", "OutboxListener", "libpq_url"]
 
 
 def libpq_url(sqlalchemy_url: str) -> str:

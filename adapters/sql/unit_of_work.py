@@ -12,11 +12,11 @@ from types import TracebackType
 from sqlalchemy import Connection, insert, text
 from sqlalchemy import exc as sa_exc
 
-from adapters.sql.bulk import execute_many
+from adapters.sql.bulk import execute_columns
 from adapters.sql.database import SqlDatabase, WriteScope
 from adapters.sql.errors import reraise, translate_driver_error
-from adapters.sql.mapping import envelope_values
-from adapters.sql.outbox_listener import CHANNEL as OUTBOX_CHANNEL
+from adapters.sql.mapping import outbox_columns
+from adapters.sql.outbox_channel import CHANNEL as OUTBOX_CHANNEL
 from adapters.sql.repositories.orders import SqlOrderRepository
 from adapters.sql.repositories.payments import SqlPaymentRepository
 from adapters.sql.repositories.principals import SqlPrincipalRepository
@@ -112,12 +112,8 @@ class SqlUnitOfWork(UnitOfWork):
             return
         now = self._clock.now()
         trace = otel.current_traceparent()
-        rows = [
-            envelope_values(envelope) | {"created_at": now, "trace_context": trace}
-            for envelope in envelopes
-        ]
         connection = self._connection()
-        execute_many(connection, _OUTBOX_INSERT, rows)
+        execute_columns(connection, _OUTBOX_INSERT, outbox_columns(envelopes, now, trace))
         if not self._db.is_sqlite:
             # Delivered at commit (and dropped on rollback): wakes listening relays.
             connection.execute(_NOTIFY_OUTBOX)

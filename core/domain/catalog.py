@@ -102,16 +102,9 @@ class Product(EventRecorder):
         validate_name(name)
         validate_price(price.amount)
         product = cls(sku, name, price, active, version=1, created_at=now, updated_at=now)
-        product.record(
-            ProductCreated(
-                occurred_at=now,
-                sku=sku,
-                name=name,
-                price=price.amount,
-                currency=price.currency,
-                active=active,
-            )
-        )
+        # Positional (occurred_at, sku, name, price, currency, active), as in
+        # StockItem.set_on_hand: an import records one a row.
+        product.record(ProductCreated(now, sku, name, price.amount, price.currency, active))
         return product
 
     def update(

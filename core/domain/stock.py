@@ -129,16 +129,9 @@ class StockItem(EventRecorder):
             return
         self.on_hand = on_hand
         self.version += 1
-        self.record(
-            StockAdjusted(
-                occurred_at=now,
-                sku=self.sku,
-                on_hand=self.on_hand,
-                reserved=self.reserved,
-                delta=delta,
-                reason=reason,
-            )
-        )
+        # Positional (occurred_at, sku, on_hand, reserved, delta, reason): a frozen
+        # dataclass takes keywords a quarter slower, and an import records one a row.
+        self.record(StockAdjusted(now, self.sku, self.on_hand, self.reserved, delta, reason))
 
     def adjust(self, delta: int, reason: str, now: datetime) -> None:
         if isinstance(delta, bool) or not isinstance(delta, int) or delta == 0:

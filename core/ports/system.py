@@ -17,6 +17,11 @@ class IdGenerator(Protocol):
         """A new unique identifier (a UUID string)."""
         ...
 
+    def new_ids(self, count: int) -> list[str]:
+        """`count` new unique identifiers, as `new_id` makes them; one call for a unit of
+        work's events (a bulk import stamps thousands per commit)."""
+        ...
+
     def new_secret(self) -> str:
         """A new random secret of at least 32 bytes, URL-safe text."""
         ...

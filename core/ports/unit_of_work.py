@@ -48,8 +48,9 @@ class Tracked:
         self._ids: set[int] = set()
 
     def add(self, aggregate: EventRecorder) -> None:
-        if id(aggregate) not in self._ids:
-            self._ids.add(id(aggregate))
+        key = id(aggregate)
+        if key not in self._ids:
+            self._ids.add(key)
             self.aggregates.append(aggregate)
 
 
@@ -99,10 +100,13 @@ class UnitOfWork(ABC):
             self._announce(self._published)
 
     def commit(self) -> list[EventEnvelope]:
+        events = [
+            event for aggregate in self.tracked.aggregates for event in aggregate.pull_events()
+        ]
+        correlation_id = self.correlation_id
         envelopes = [
-            EventEnvelope.wrap(event, self._ids.new_id(), self.correlation_id)
-            for aggregate in self.tracked.aggregates
-            for event in aggregate.pull_events()
+            EventEnvelope.wrap(event, event_id, correlation_id)
+            for event, event_id in zip(events, self._ids.new_ids(len(events)), strict=True)
         ]
         self._write_outbox(envelopes)
         self._commit()

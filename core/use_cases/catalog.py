@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from operator import attrgetter
 
 from core.domain.catalog import Product, validate_name, validate_price, validate_sku
 from core.domain.errors import AlreadyExists, DomainError, NotFound, ValidationError
@@ -96,6 +97,9 @@ class ProductRow:
     active: bool = True
 
 
+_SKU = attrgetter("sku")
+
+
 @dataclass
 class ImportReport:
     accepted: int = 0
@@ -147,7 +151,7 @@ class ImportProducts:
                 products = uow.products.get_many(r.sku for r in valid)
                 # Stock rows are locked in SKU order, as PlaceOrder/CancelOrder/ShipOrder
                 # lock them, so an import never deadlocks with them on PostgreSQL.
-                for row in sorted(valid, key=lambda r: r.sku):
+                for row in sorted(valid, key=_SKU):
                     try:
                         self._apply(uow, products.get(row.sku), row, now)
                     except DomainError as exc:

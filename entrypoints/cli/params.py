@@ -30,7 +30,9 @@ def parse_integer(text: str, what: str, low: int, high: int, minor_units: bool =
     raw = text.strip()
     if not raw:
         raise ValueError(f"{what} is empty")
-    if not _INTEGER.fullmatch(raw):
+    # Plain ASCII digits (almost every CSV cell) need no pattern; isdigit alone would
+    # also take other scripts' digits, which the pattern refuses.
+    if not (raw.isascii() and raw.isdigit()) and not _INTEGER.fullmatch(raw):
         if minor_units and _DECIMAL.fullmatch(raw):
             raise ValueError(
                 f"{what} {raw!r} is not in minor units: write a whole number of the "

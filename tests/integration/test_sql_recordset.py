@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import exc as sa_exc
 from sqlalchemy import insert, select
 
-from adapters.sql.bulk import execute_many
+from adapters.sql.bulk import execute_columns, execute_many
 from adapters.sql.database import SqlDatabase
 from adapters.sql.recordset import MIN_ROWS, recordset
 from adapters.sql.repositories.statements import INBOX_INSERT, ORDER_INSERT, ORDER_UPDATE
@@ -89,6 +89,78 @@ def test_a_batch_writes_and_counts_what_row_by_row_writes(database: SqlDatabase,
     ]
 
 
+@pytest.mark.parametrize("size", [2, MIN_ROWS])
+def test_rows_given_column_by_column_are_written_as_rows_given_one_by_one(
+    database: SqlDatabase, size: int
+) -> None:
+    def events(prefix: str) -> list[dict[str, Any]]:
+        return [
+            {
+                "event_id": f"{prefix}-{n}",
+                "type": "StockAdjusted",
+                "subject": f"SKU-{n}",
+                "occurred_at": NOW + timedelta(seconds=n % 2),
+                "correlation_id": "c",
+                "schema_version": 1,
+                "payload": {"sku": f"SKU-{n}", "name": "Zoë 東京", "delta": -n, "none": None},
+                "created_at": NOW,
+                "trace_context": None if n % 2 else "00-trace",
+            }
+            for n in range(size)
+        ]
+
+    by_rows, by_columns = events("rows"), events("columns")
+    with database.engine.begin() as conn:
+        assert execute_many(conn, insert(outbox), by_rows) == size
+        columns = {name: [row[name] for row in by_columns] for name in by_columns[0]}
+        assert execute_columns(conn, insert(outbox), columns) == size
+    with database.engine.connect() as conn:
+        written = conn.execute(select(outbox).order_by(outbox.c.position)).mappings().all()
+
+    def stored(prefix: str) -> list[dict[str, Any]]:
+        return [
+            dict(row, position=None, event_id=row["event_id"].split("-", 1)[1])
+            for row in written
+            if row["event_id"].startswith(prefix)
+        ]
+
+    assert stored("rows-") == stored("columns-")
+    assert len(stored("rows-")) == size
+
+
+def test_columns_of_different_lengths_are_refused(database: SqlDatabase) -> None:
+    with pytest.raises(ValueError), database.engine.begin() as conn:
+        execute_columns(conn, INBOX_INSERT, {"handler": ["h", "h"], "event_id": ["e-1"]})
+
+
+@pytest.mark.parametrize(
+    "other",
+    [
+        {"handler": "h", "event_id": "e-1", "when": NOW},  # as many names, one different
+        {"handler": "h", "event_id": "e-1"},  # one fewer
+    ],
+)
+def test_rows_with_different_names_go_to_sqlalchemy_which_refuses_a_missing_value(
+    database: SqlDatabase, other: dict[str, Any]
+) -> None:
+    rows = [{"handler": "h", "event_id": "e-0", "processed_at": NOW}, other]
+    with pytest.raises(sa_exc.StatementError), database.engine.begin() as conn:
+        execute_many(conn, INBOX_INSERT, rows)
+
+
+def test_a_row_with_a_name_more_goes_to_sqlalchemy_which_ignores_it(
+    database: SqlDatabase,
+) -> None:
+    rows = [
+        {"handler": "h", "event_id": "e-0", "processed_at": NOW},
+        {"handler": "h", "event_id": "e-1", "processed_at": NOW, "extra": 1},
+    ]
+    with database.engine.begin() as conn:
+        execute_many(conn, INBOX_INSERT, rows)  # (psycopg counts no rows of this path)
+    with database.engine.connect() as conn:
+        assert len(conn.execute(select(processed_events)).all()) == 2
+
+
 def test_a_duplicate_in_a_batch_is_a_unique_violation(database: SqlDatabase) -> None:
     rows = [{"handler": "h", "event_id": f"e-{n}", "processed_at": NOW} for n in range(MIN_ROWS)]
     with database.engine.begin() as conn:
@@ -128,8 +200,12 @@ def test_a_value_msgspec_refuses_sends_the_batch_row_by_row() -> None:
     keys = ("handler", "event_id", "processed_at")
     dialect = create_engine("postgresql+psycopg://nobody@localhost/none").dialect  # no connect
     compiled = _compiled(INBOX_INSERT, dialect, keys)
-    rows = [{"handler": "h", "event_id": f"e-{n}", "processed_at": NOW} for n in range(MIN_ROWS)]
+    columns: dict[str, list[Any]] = {
+        "handler": ["h"] * MIN_ROWS,
+        "event_id": [f"e-{n}" for n in range(MIN_ROWS)],
+        "processed_at": [NOW] * MIN_ROWS,
+    }
     assert compiled.recordset is not None
-    assert compiled.document(rows) is not None
-    rows[2]["event_id"] = "lone \ud800"  # no UTF-8 for it: the JSON document cannot hold it
-    assert compiled.document(rows) is None
+    assert compiled.document(columns) is not None
+    columns["event_id"][2] = "lone \ud800"  # no UTF-8 for it: the JSON document cannot hold it
+    assert compiled.document(columns) is None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import MISSING, FrozenInstanceError, fields
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -13,6 +14,9 @@ from core.domain.events import (
     SCHEMA_VERSION,
     EventEnvelope,
     OrderCancelled,
+    OrderPlaced,
+    ProductCreated,
+    StockAdjusted,
 )
 from core.ports.correlation import correlation
 from core.use_cases.catalog import CreateProductCommand, UpdateProductCommand
@@ -168,3 +172,31 @@ def test_an_envelope_survives_serialisation() -> None:
     assert back == envelope
     assert back.to_event() == event
     assert back.to_dict()["schema_version"] == SCHEMA_VERSION
+
+
+def test_a_wrapped_envelope_is_the_one_the_constructor_builds() -> None:
+    # wrap fills the envelope's __dict__ itself (faster than the frozen __init__): it
+    # must leave what the constructor leaves, in the same order, and stay frozen.
+    assert not hasattr(EventEnvelope, "__post_init__")
+    assert all(f.default is MISSING and f.default_factory is MISSING for f in fields(EventEnvelope))
+    now = datetime(2026, 3, 4, 5, 6, 7, tzinfo=UTC)
+    for event in (
+        StockAdjusted(now, "AB-1", 5, 2, -1, "count"),
+        ProductCreated(now, "AB-1", "Mug", 1250, "EUR", True),
+        OrderPlaced(now, "o-1", "c-1", 300, "EUR", [{"sku": "AB-1", "quantity": 1}]),
+    ):
+        wrapped = EventEnvelope.wrap(event, "ev-1", "corr-1")
+        built = EventEnvelope(
+            event_id="ev-1",
+            type=event.type_name,
+            subject=event.subject,
+            occurred_at=now,
+            correlation_id="corr-1",
+            schema_version=SCHEMA_VERSION,
+            payload=event.payload(),
+        )
+        assert type(wrapped) is EventEnvelope
+        assert wrapped == built
+        assert list(vars(wrapped).items()) == list(vars(built).items())
+        with pytest.raises(FrozenInstanceError):
+            wrapped.event_id = "changed"  # type: ignore[misc]
