@@ -50,6 +50,13 @@ from entrypoints import lazy_adapters as lazy
 from entrypoints.settings import ConfigError, Settings
 
 
+def _in_process_handler_batch(database_url: str) -> int | None:
+    """On SQLite the saga's units of work share the one writer with placements: each
+    takes at most IN_PROCESS_HANDLER_BATCH events (decision 0025). Elsewhere they
+    block no placement, and fewer, larger units mean fewer commits."""
+    return IN_PROCESS_HANDLER_BATCH if database_url.startswith("sqlite") else None
+
+
 def open_payments_ledger(path: str, storage: str) -> LedgerStore:
     """The simulated gateway's ledger store: ORDERLY_PAYMENTS_LEDGER_PATH if set (shared by
     every process using it); else in memory next to a `memory://` store, which keeps
@@ -171,7 +178,7 @@ class Container(containers.DeclarativeContainer):
         handlers,
         attempts=config.max_delivery_attempts,
         dead_letters=dead_letter_store,
-        max_batch=IN_PROCESS_HANDLER_BATCH,
+        max_batch=providers.Callable(_in_process_handler_batch, config.database_url),
     )
     sync_relay = providers.Singleton(SynchronousRelay, outbox, dispatcher)
     background_relay = providers.Factory(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 import pytest
 from dependency_injector import providers
@@ -14,7 +15,7 @@ from adapters.system import FixedClock, SystemClock
 from core.domain.errors import NotFound
 from core.use_cases.catalog import CreateProductCommand
 from core.use_cases.payments import ChargePayment
-from entrypoints.container import Container, build_container
+from entrypoints.container import Container, _in_process_handler_batch, build_container
 from entrypoints.delivery import start_delivery
 from entrypoints.settings import Settings
 from tests.unit.containers import lend, recycle
@@ -91,8 +92,11 @@ def test_a_recycled_container_keeps_nothing_of_its_last_use() -> None:
     assert again.config.storage() == "memory"
 
 
-def test_in_process_handlers_take_at_most_the_in_process_slice_of_a_claim() -> None:
-    # The relay claims ORDERLY_RELAY_BATCH_SIZE events; each handler's unit of work in
-    # the serving process takes at most IN_PROCESS_HANDLER_BATCH of them (dispatch.py).
-    container = build_container(Settings(database_url="memory://", relay_batch_size=500))
-    assert container.dispatcher().max_batch == IN_PROCESS_HANDLER_BATCH < 500
+def test_in_process_handlers_take_a_slice_of_a_claim_on_sqlite_only(tmp_path: Path) -> None:
+    # On SQLite each handler's unit of work takes at most IN_PROCESS_HANDLER_BATCH events
+    # of a claim (it holds the one writer placements wait for); elsewhere the whole claim.
+    assert _in_process_handler_batch(f"sqlite:///{tmp_path}/x.db") == IN_PROCESS_HANDLER_BATCH
+    assert Settings().relay_batch_size > IN_PROCESS_HANDLER_BATCH
+    assert _in_process_handler_batch("postgresql+psycopg://u@h/db") is None
+    container = build_container(Settings(database_url="memory://"))
+    assert container.dispatcher().max_batch is None
