@@ -19,9 +19,9 @@ place with backoff up to `attempts` runs, then parks it in the dead-letter
 store and goes on: a poison event never blocks the events behind it.
 
 `max_batch` caps a handler's unit of work: a relay claim of 500 events is handed
-to each handler in slices of at most that many. In the serving process each
-slice's write transaction holds the write lock that placements wait for (SQLite's
-one writer; row locks on PostgreSQL), so the cap bounds how long a request waits
+to each handler in slices of at most that many. In-process delivery on SQLite
+sets it (decision 0025): there each slice's write transaction holds the one
+writer that placements wait for, so the cap bounds how long a request waits
 behind the saga, while the claim and its marking stay shared by the whole claim.
 """
 
