@@ -15,7 +15,9 @@ wrapped as SQLAlchemy would wrap them, then translated (adapters/sql/errors.py).
 from __future__ import annotations
 
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Connection, Dialect, Select
@@ -120,13 +122,39 @@ class Prepared:
                 invalidate(exc)
             reraise(wrapped)
         keys, processors = self.keys, self._processors
-        return [
-            {
-                key: (process(value) if process is not None else value)
-                for key, process, value in zip(keys, processors, row, strict=True)
-            }
-            for row in fetched
+        if len(fetched) < 2:  # the common one-row lookup: row by row is cheapest
+            return [
+                {
+                    key: (process(value) if process is not None else value)
+                    for key, process, value in zip(keys, processors, row, strict=True)
+                }
+                for row in fetched
+            ]
+        # Several rows (an order with its lines, a batch of orders): column by column, and
+        # a repeated value converted once (a JOIN repeats the order's datetimes per line).
+        columns = [
+            values if process is None else _converted(values, process)
+            for process, values in zip(processors, zip(*fetched, strict=True), strict=True)
         ]
+        return [dict(zip(keys, row, strict=True)) for row in zip(*columns, strict=True)]
+
+
+# Results that may be shared between rows: nothing can change them in place.
+_IMMUTABLE = frozenset({datetime, str, int, float, bool, type(None), Decimal})
+
+
+def _converted(values: Sequence[Any], process: Callable[[Any], Any]) -> list[Any]:
+    """`process` over `values`, reusing the last result while the value repeats, if the
+    result is immutable (a JSON document is not: each row gets its own)."""
+    out: list[Any] = []
+    last_in: Any = out  # a sentinel no value can be
+    last_out: Any = None
+    for value in values:
+        if value is not last_in and (value != last_in or type(value) is not type(last_in)):
+            last_out = process(value)
+            last_in = value if type(last_out) in _IMMUTABLE else out
+        out.append(last_out)
+    return out
 
 
 _CACHE: weakref.WeakKeyDictionary[Dialect, dict[Any, Prepared]] = weakref.WeakKeyDictionary()
