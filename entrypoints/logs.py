@@ -83,9 +83,6 @@ class _StreamLoggerFactory:
         return _StreamLogger(self._stream, self._lock, name)
 
 
-_factory: _StreamLoggerFactory | None = None  # set by configure_logging
-
-
 class AccessLog:
     """Writes a logger's INFO lines as structlog would (same keys, same order: the
     fields, `event`, the bound context, correlation and trace ids, `pid`, `level`,
@@ -94,10 +91,10 @@ class AccessLog:
 
     def __init__(self, name: str) -> None:
         self._name = name
-        factory = _factory
+        factory = structlog.get_config()["logger_factory"]
         self._logger: _StreamLogger | None = None
         self._fallback: Any = None
-        if factory is None or structlog.get_config()["logger_factory"] is not factory:
+        if not isinstance(factory, _StreamLoggerFactory):
             # Logging configured some other way (or not at all): structlog decides.
             self._fallback = structlog.get_logger(name).bind()
         elif factory.level <= logging.INFO:
@@ -153,10 +150,8 @@ class JsonFormatter(logging.Formatter):
 
 def configure_logging(level: str = "INFO", stream: TextIO | None = None) -> None:
     """Idempotent: replaces the root handler rather than adding another."""
-    global _factory
     target = stream or sys.stdout
     threshold = logging.getLevelName(level.upper())
-    _factory = _StreamLoggerFactory(target, threshold)
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
@@ -168,7 +163,7 @@ def configure_logging(level: str = "INFO", stream: TextIO | None = None) -> None
             structlog.processors.format_exc_info,
             _render,
         ],
-        logger_factory=_factory,
+        logger_factory=_StreamLoggerFactory(target, threshold),
         wrapper_class=structlog.make_filtering_bound_logger(threshold),
         # Not cached: tests (and `configure_logging` called again) may point logging elsewhere.
         cache_logger_on_first_use=False,
