@@ -37,6 +37,43 @@ _RAND_B = (1 << 62) - 1
 _VARIANT = {digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"}
 
 
+class _RandomBytes(threading.local):
+    """Bytes from os.urandom, read a page at a time per thread.
+
+    os.urandom gives up the GIL for its system call; under load the thread then
+    waits for the event loop thread to hand the GIL back, and the SQLite writer
+    thread did that twice per placement (order id, event id): a visible share of
+    its time (docs/performance.md). The bytes are the same kernel randomness, each
+    handed out once; a forked child starts from a fresh read.
+    """
+
+    def __init__(self) -> None:
+        self._buffer = b""
+        self._pos = 0
+        self._generation = -1
+
+    def take(self, count: int) -> bytes:
+        pos = self._pos
+        if pos + count > len(self._buffer) or self._generation != _fork_generation:
+            self._buffer = os.urandom(max(count, _RANDOM_PAGE))
+            self._generation = _fork_generation
+            pos = 0
+        self._pos = pos + count
+        return self._buffer[pos : pos + count]
+
+
+_RANDOM_PAGE = 4096
+_fork_generation = 0
+
+
+def _forked() -> None:
+    global _fork_generation
+    _fork_generation += 1
+
+
+os.register_at_fork(after_in_child=_forked)
+
+
 class UuidGenerator:
     """Time-ordered ids: UUID version 7 (RFC 9562), 48 bits of Unix milliseconds, then
     74 random bits.
@@ -49,8 +86,11 @@ class UuidGenerator:
     import stamps two event ids per row.
     """
 
+    def __init__(self) -> None:
+        self._random = _RandomBytes()
+
     def new_id(self) -> str:
-        r = int.from_bytes(os.urandom(10))
+        r = int.from_bytes(self._random.take(10))
         value = (
             (time.time_ns() // 1_000_000) << 80
             | 0x7 << 76  # version
@@ -71,7 +111,7 @@ class UuidGenerator:
             return [self.new_id()]
         millis = f"{time.time_ns() // 1_000_000:012x}"
         head = f"{millis[:8]}-{millis[8:]}-7"  # version 7
-        hexed = os.urandom(10 * count).hex()
+        hexed = self._random.take(10 * count).hex()
         return [
             f"{head}{hexed[i : i + 3]}-{_VARIANT[hexed[i + 3]]}{hexed[i + 4 : i + 7]}-"
             f"{hexed[i + 7 : i + 19]}"

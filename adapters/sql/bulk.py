@@ -20,11 +20,12 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import msgspec
-from sqlalchemy import Connection, Dialect, Executable
+from sqlalchemy import Connection, Dialect, Executable, Insert
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
 
+from adapters.sql import staged
 from adapters.sql.recordset import MIN_ROWS, recordset
 
 Processor = Callable[[Any], Any]
@@ -53,6 +54,9 @@ class _Compiled:
         # PostgreSQL: the whole batch as one statement over a JSON document (recordset.py).
         self.recordset = recordset(statement, dialect, keys)
         raw = self.recordset.raw if self.recordset else frozenset()
+        # SQLite: a batch as multi-row INSERTs (VALUES (...), (...)): one step of the
+        # engine, and one release of the GIL, per statement instead of per row.
+        self.rows_sql = _values_sql(statement, dialect, self.sql) if self.positional else None
         self._keys = keys
         self._document_processors = [None if k in raw else binds.get(k) for k in keys]
 
@@ -98,6 +102,46 @@ def _processed(values: Sequence[Any], process: Processor) -> list[Any]:
     return out
 
 
+# Rows per multi-row INSERT: powers of two, so a batch of any size is a few statements
+# from a bounded set (SQLite caches prepared statements by their text), and far below
+# SQLite's limit of 32,766 parameters per statement.
+_CHUNKS = (256, 128, 64, 32, 16, 8, 4, 2, 1)
+
+
+class _RowsSql:
+    """A plain SQLite INSERT (`... VALUES (?, ...)`) repeated for several rows at once."""
+
+    def __init__(self, head: str, one_row: str) -> None:
+        self._by_count = {n: head + ", ".join([one_row] * n) for n in _CHUNKS}
+
+    def statements(self, args: Sequence[Sequence[Any]]) -> list[tuple[str, list[Any]]]:
+        """The rows as a few statements, each with its flat list of parameters."""
+        out, start = [], 0
+        for size in _CHUNKS:
+            while len(args) - start >= size:
+                flat = [value for row in args[start : start + size] for value in row]
+                out.append((self._by_count[size], flat))
+                start += size
+        return out
+
+
+def _values_sql(statement: ClauseElement, dialect: Dialect, sql: str) -> _RowsSql | None:
+    if dialect.name != "sqlite" or not isinstance(statement, Insert):
+        return None
+    if (
+        statement._values
+        or statement._returning
+        or statement._post_values_clause is not None
+        or statement._multi_values
+        or statement.select is not None
+    ):
+        return None
+    head, marker, one_row = sql.rpartition(" VALUES ")
+    if not marker or not one_row.startswith("(") or not one_row.endswith(")"):
+        return None
+    return _RowsSql(head + marker, one_row)
+
+
 _CACHE: weakref.WeakKeyDictionary[Dialect, dict[tuple[Any, ...], _Compiled]] = (
     weakref.WeakKeyDictionary()
 )
@@ -122,6 +166,7 @@ def execute_many(conn: Connection, statement: Executable, rows: Sequence[Mapping
     """
     if not rows:
         return 0
+    staged.send_staged()  # in a write group, after the writes staged before it
     first = rows[0].keys()
     width = len(first)
     # The same names in every row: as many in each, and each has all of the first's (a
@@ -145,6 +190,7 @@ def execute_columns(conn: Connection, statement: Executable, columns: Columns) -
     """`execute_many` of rows given column by column (every column as long): for a
     caller that holds its values that way, no dict per row to build and take apart
     again (a bulk import's outbox rows, 2,000 per commit)."""
+    staged.send_staged()  # in a write group, after the writes staged before it
     lengths = {len(values) for values in columns.values()}
     if len(lengths) > 1:
         raise ValueError("every column of a batch has one value per row")
@@ -169,6 +215,8 @@ def _execute(conn: Connection, statement: Executable, columns: Columns, count: i
         raise sa_exc.StatementError(
             f"({type(exc).__module__}.{type(exc).__name__}) {exc}", compiled.sql, None, exc
         ) from exc
+    if compiled.rows_sql is not None and count >= MIN_ROWS:
+        return _execute_rows(conn, compiled, args)
     dbapi_error = dialect.loaded_dbapi.Error
     proxied = conn.connection
     try:
@@ -186,6 +234,28 @@ def _execute(conn: Connection, statement: Executable, columns: Columns, count: i
         if getattr(wrapped, "connection_invalidated", False):
             conn.invalidate(exc)
         raise wrapped from exc
+
+
+def _execute_rows(conn: Connection, compiled: _Compiled, args: list[Any]) -> int:
+    """A SQLite batch as multi-row INSERTs on the unit of work's connection."""
+    assert compiled.rows_sql is not None
+    dialect, proxied = conn.dialect, conn.connection
+    inserted = 0
+    sql, flat = compiled.sql, args
+    try:
+        cursor = proxied.cursor()
+        try:
+            for sql, flat in compiled.rows_sql.statements(args):
+                cursor.execute(sql, flat)
+                inserted += int(cursor.rowcount)
+        finally:
+            cursor.close()
+    except dialect.loaded_dbapi.Error as exc:
+        wrapped = driver_error(dialect, exc, proxied.dbapi_connection, sql, flat)
+        if getattr(wrapped, "connection_invalidated", False):
+            conn.invalidate(exc)
+        raise wrapped from exc
+    return inserted
 
 
 def driver_error(

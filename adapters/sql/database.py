@@ -20,6 +20,7 @@ from sqlalchemy import Connection, Engine, text
 
 from adapters.sql.engines import BEGIN_OPTION, BUSY_TIMEOUT_SECONDS, NO_BEGIN, engine_for
 from adapters.sql.errors import translated
+from adapters.sql.group_stage import GroupStage, total_changes
 from adapters.sql.readers import Readers
 from core.ports.errors import ConcurrencyConflict
 
@@ -92,9 +93,13 @@ class WriteGroup:
         self.conn = conn
         self.after_commit: list[Callable[[], None]] = []
         self.spoiled = False
+        # The members' writes, sent together at the group's commit (group_stage.py).
+        self.stage = GroupStage(conn)
 
     def changes(self) -> int:
-        return int(self.conn.connection.dbapi_connection.total_changes)  # type: ignore[union-attr]
+        """Rows the members changed themselves (sending staged writes is not a change of
+        the member that caused it: a read-only member that fails spoils nothing)."""
+        return total_changes(self.conn) - self.stage.sent_changes
 
 
 class WriteScope:
@@ -106,6 +111,11 @@ class WriteScope:
         self._group = group
         self._mark = group.changes() if group is not None else 0
         self._done = False
+
+    @property
+    def stage(self) -> GroupStage | None:
+        """Where this work's writes wait for the group's commit; None outside a group."""
+        return self._group.stage if self._group is not None else None
 
     def commit(self) -> None:
         """Commit; in a group, the group commits later for everyone."""
@@ -203,11 +213,13 @@ class SqlDatabase:
         group = WriteGroup(conn)
         self._local.group = group
         try:
-            yield group
-            if group.spoiled:
-                raise GroupSpoiled("a member failed after changing rows")
-            with translated():
-                conn.commit()
+            with group.stage:
+                yield group
+                if group.spoiled:
+                    raise GroupSpoiled("a member failed after changing rows")
+                with translated():
+                    group.stage.send()
+                    conn.commit()
         finally:
             self._local.group = None
             self.end_write(conn)

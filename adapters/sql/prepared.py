@@ -22,6 +22,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Dialect, Select
 
+from adapters.sql import staged
 from adapters.sql.bulk import driver_error
 from adapters.sql.errors import reraise, translate_driver_error
 from adapters.sql.lists import ByDialect
@@ -161,11 +162,20 @@ _CACHE: weakref.WeakKeyDictionary[Dialect, dict[Any, Prepared]] = weakref.WeakKe
 
 
 def select_rows(
-    conn: Connection, statement: Select[Any] | ByDialect[Select[Any]], params: Mapping[str, Any]
+    conn: Connection,
+    statement: Select[Any] | ByDialect[Select[Any]],
+    params: Mapping[str, Any],
+    *,
+    send_staged: bool = True,
 ) -> list[dict[str, Any]]:
     """`conn.execute(statement, params).mappings().all()`, in `conn`'s transaction, through
     a Prepared compiled once per dialect and statement, and per length of each expanding
-    list parameter (a list sent as an array, adapters/sql/lists.py, needs no such key)."""
+    list parameter (a list sent as an array, adapters/sql/lists.py, needs no such key).
+
+    In a write group the group's staged writes are sent first (staged.py), unless the
+    caller knows none of them can be among the rows (`send_staged=False`)."""
+    if send_staged:
+        staged.send_staged()
     dialect = conn.dialect
     if isinstance(statement, ByDialect):
         statement = statement.of(dialect)

@@ -87,14 +87,15 @@ class SqlUnitOfWork(UnitOfWork):
     def _begin(self) -> None:
         scope = self._scope = self._scope_used = self._db.open_write()
         conn = self._conn = scope.conn
-        self._queue = WriteQueue(conn)
-        self.products = SqlProductRepository(conn, self._queue, self.tracked.add)
-        self.stock = SqlStockRepository(conn, self._queue, self.tracked.add)
-        self.reservations = SqlReservationRepository(conn, self._queue)
-        self.orders = SqlOrderRepository(conn, self.tracked.add)
+        # In a write group, a placement's writes wait in the group's stage (group_stage.py).
+        queue = self._queue = WriteQueue(conn, scope.stage)
+        self.products = SqlProductRepository(conn, queue, self.tracked.add)
+        self.stock = SqlStockRepository(conn, queue, self.tracked.add)
+        self.reservations = SqlReservationRepository(conn, queue)
+        self.orders = SqlOrderRepository(conn, self.tracked.add, queue)
         self.payments = SqlPaymentRepository(conn)
         self.principals = SqlPrincipalRepository(conn)
-        self.idempotency = SqlIdempotencyRepository(conn)
+        self.idempotency = SqlIdempotencyRepository(conn, queue)
         self.inbox = SqlInbox(conn, self._clock)
 
     def _connection(self) -> Connection:
@@ -113,7 +114,16 @@ class SqlUnitOfWork(UnitOfWork):
         now = self._clock.now()
         trace = otel.current_traceparent()
         connection = self._connection()
-        execute_columns(connection, _OUTBOX_INSERT, outbox_columns(envelopes, now, trace))
+        columns = outbox_columns(envelopes, now, trace)
+        if self._queue.stage is not None:
+            names = list(columns)
+            rows = [
+                dict(zip(names, values, strict=True))
+                for values in zip(*columns.values(), strict=True)
+            ]
+            self._queue.put_rows(WriteQueue.OUTBOX, _OUTBOX_INSERT, rows)
+            return
+        execute_columns(connection, _OUTBOX_INSERT, columns)
         if not self._db.is_sqlite:
             # Delivered at commit (and dropped on rollback): wakes listening relays.
             connection.execute(_NOTIFY_OUTBOX)
@@ -121,6 +131,8 @@ class SqlUnitOfWork(UnitOfWork):
     def _commit(self) -> None:
         self._connection()
         assert self._scope is not None
+        if self._queue.stage is not None:
+            self._queue.hand_over()  # sent when the group commits
         self._scope.commit()
 
     def _rollback(self) -> None:

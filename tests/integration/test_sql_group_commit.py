@@ -165,3 +165,97 @@ def test_a_member_failing_after_a_write_spoils_the_group_and_the_rest_run_alone(
     assert sum(isinstance(r, PlaceOrderResult) for r in results) == 5
     stock = container.product_queries().stock("MUG-1")
     assert (stock.on_hand, stock.reserved) == (1000, 5), "the spoiler's write was undone"
+
+
+def _statements(container: Container) -> list[str]:
+    """The SQL the database runs, after the fixture's own setup."""
+    seen: list[str] = []
+    lock = threading.Lock()
+
+    def trace(sql: str) -> None:
+        with lock:
+            seen.append(sql)
+
+    @event.listens_for(container.database().engine, "checkout")
+    def _on_checkout(dbapi_conn: Any, *_: Any) -> None:
+        dbapi_conn.set_trace_callback(trace)
+
+    return seen
+
+
+def test_a_group_reads_each_row_once_and_sends_each_table_in_a_few_statements(
+    container: Container,
+) -> None:
+    """The members' writes wait in the group's stage (adapters/sql/group_stage.py):
+    one read of the product and stock per group, one stock UPDATE, and each table's
+    rows as multi-row INSERTs, instead of about eight statements per placement."""
+    with container.database().read() as conn:
+        before = conn.execute(text("SELECT version FROM stock WHERE sku = 'MUG-1'")).scalar_one()
+    statements = _statements(container)
+    calls = [_place(container, "MUG-1", 1, key=f"key-{n}") for n in range(30)]
+    results = asyncio.run(_all(_offload(container), calls))
+    assert all(isinstance(r, PlaceOrderResult) for r in results), results
+    sent = [s.split()[0].upper() for s in statements]
+    assert sent.count("SELECT") <= 2 + 30  # product and stock once; each key looked up
+    assert sent.count("UPDATE") == 1  # the stock row, once for all 30 reservations
+    # orders, lines, reservations, idempotency keys, outbox: 30 = 16 + 8 + 4 + 2 rows each
+    assert sent.count("INSERT") == 5 * 4
+    stock = container.product_queries().stock("MUG-1")
+    assert (stock.on_hand, stock.reserved) == (1000, 30)
+    with container.database().read() as conn:
+        versions = conn.execute(text("SELECT version FROM stock WHERE sku = 'MUG-1'"))
+        assert versions.scalar() == before + 30, "each reservation moved the version on"
+        count = conn.execute(text("SELECT count(*) FROM idempotency_keys")).scalar()
+        assert count == 30
+
+
+class StagedThenFailing:
+    """Reserves stock and stages its writes, then fails before its commit."""
+
+    def __init__(self, container: Container) -> None:
+        self._container = container
+
+    def __call__(self) -> None:
+        with self._container.uow_factory()() as uow:
+            item = uow.stock.get_many(["MUG-1"])["MUG-1"]
+            uow.reservations.add(item.reserve("order-that-never-was", 500))
+            uow.stock.save(item)
+            raise RuntimeError("failed before commit")
+
+
+def test_a_member_failing_before_its_commit_leaves_nothing_and_the_group_commits(
+    container: Container,
+) -> None:
+    calls: list[Any] = [_place(container, "MUG-1", 1) for _ in range(5)]
+    calls.insert(2, StagedThenFailing(container))
+    commits = _commits(container)
+    results = asyncio.run(_all(_offload(container), calls))
+    assert isinstance(results[2], RuntimeError)
+    assert sum(isinstance(r, PlaceOrderResult) for r in results) == 5
+    assert len(commits) == 1, "nothing of the failed member was sent: the group stood"
+    stock = container.product_queries().stock("MUG-1")
+    assert (stock.on_hand, stock.reserved) == (1000, 5)
+
+
+def test_a_member_sees_what_earlier_members_of_its_group_staged(container: Container) -> None:
+    """A read outside the stage's own (an order, its reservations) sends the staged
+    writes first, so it finds an order an earlier member placed in the same group."""
+    placed: list[PlaceOrderResult] = []
+
+    def place() -> PlaceOrderResult:
+        result = container.place_order()(PlaceOrderCommand("cust-1", [RequestedLine("MUG-1", 2)]))
+        placed.append(result)
+        return result
+
+    def look() -> tuple[Any, Any]:
+        with container.uow_factory()() as uow:
+            order_id = placed[0].order.id
+            return uow.orders.get(order_id), uow.reservations.of_order(order_id)
+
+    commits = _commits(container)
+    results = asyncio.run(_all(_offload(container), [place, look, _place(container, "MUG-1", 1)]))
+    assert len(commits) == 1 and len(placed) == 1, "all three ran in one group"
+    order, reservations = results[1]
+    assert order is not None and order.id == placed[0].order.id
+    assert {sku: r.quantity for sku, r in reservations.items()} == {"MUG-1": 2}
+    assert container.product_queries().stock("MUG-1").reserved == 3

@@ -18,7 +18,7 @@ from adapters.sql.bulk import execute_columns, execute_many
 from adapters.sql.database import SqlDatabase
 from adapters.sql.recordset import MIN_ROWS, recordset
 from adapters.sql.repositories.statements import INBOX_INSERT, ORDER_INSERT, ORDER_UPDATE
-from adapters.sql.tables import orders, outbox, processed_events
+from adapters.sql.tables import metadata, orders, outbox, processed_events
 from tests.integration.sql_shop import SQL_BACKENDS, schema_database
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
@@ -44,7 +44,7 @@ def _order(n: int) -> dict[str, Any]:
     }
 
 
-@pytest.mark.parametrize("size", [2, MIN_ROWS, 3 * MIN_ROWS])
+@pytest.mark.parametrize("size", [2, MIN_ROWS, 3 * MIN_ROWS, 301])
 def test_a_batch_writes_and_counts_what_row_by_row_writes(database: SqlDatabase, size: int) -> None:
     events = [
         {
@@ -209,3 +209,22 @@ def test_a_value_msgspec_refuses_sends_the_batch_row_by_row() -> None:
     assert compiled.document(columns) is not None
     columns["event_id"][2] = "lone \ud800"  # no UTF-8 for it: the JSON document cannot hold it
     assert compiled.document(columns) is None
+
+
+def test_sqlite_sends_a_batch_as_a_few_multi_row_inserts(tmp_path: Path) -> None:
+    """One statement per power of two of rows (256 + 64 + ...), not one per row: each
+    statement gives up the GIL once in the sqlite3 module (adapters/sql/bulk.py)."""
+    database = SqlDatabase.from_url(f"sqlite:///{tmp_path / 'rows.db'}")
+    metadata.create_all(database.engine)
+    sent: list[str] = []
+    rows = [{"handler": "h", "event_id": f"e-{n:03d}", "processed_at": NOW} for n in range(341)]
+    with database.engine.begin() as conn:
+        conn.connection.dbapi_connection.set_trace_callback(sent.append)  # type: ignore[union-attr]
+        assert execute_many(conn, INBOX_INSERT, rows) == 341
+        conn.connection.dbapi_connection.set_trace_callback(None)  # type: ignore[union-attr]
+    inserts = [sql for sql in sent if sql.startswith("INSERT")]
+    assert len(inserts) == 5  # 256 + 64 + 16 + 4 + 1 rows
+    with database.engine.connect() as conn:
+        stored = conn.execute(select(processed_events).order_by(processed_events.c.event_id))
+        assert [r.event_id for r in stored] == [f"e-{n:03d}" for n in range(341)]
+    database.dispose()

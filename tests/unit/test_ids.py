@@ -48,3 +48,40 @@ def test_new_id_and_new_ids_make_the_same_shape_and_random_bits_vary() -> None:
             anded &= value
         assert ored == rand_mask
         assert anded == 0
+
+
+def test_random_bits_are_never_handed_out_twice_across_threads_or_a_fork() -> None:
+    """The random source is read a page at a time per thread (adapters/system.py): ids
+    made in several threads, and in a child forked with a half-used page, all differ."""
+    import os
+    import threading
+
+    ids = UuidGenerator()
+    made: list[str] = [ids.new_id()]  # the parent's page is now in use
+    lock = threading.Lock()
+
+    def work() -> None:
+        lot = [ids.new_id() for _ in range(1000)] + ids.new_ids(500)
+        with lock:
+            made.extend(lot)
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: its next ids, to the parent
+        os.close(read)
+        os.write(write, "\n".join(ids.new_id() for _ in range(50)).encode())
+        os._exit(0)
+    os.close(write)
+    with os.fdopen(read) as pipe:
+        child = pipe.read().split("\n")
+    os.waitpid(pid, 0)
+    made += [ids.new_id() for _ in range(50)]
+    # Same millisecond or not, no two share their random bits.
+    rand_mask = (0xFFF << 64) | ((1 << 62) - 1)
+    randoms = [uuid.UUID(text).int & rand_mask for text in made + child]
+    assert len(randoms) == 1 + 4 * 1500 + 100 == len(set(randoms))

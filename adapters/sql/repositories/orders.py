@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from adapters.sql import mapping
+from adapters.sql import mapping, staged
 from adapters.sql.bulk import execute_many
 from adapters.sql.prepared import select_rows
 from adapters.sql.repositories.base import Track, Versioned, VersionedRepository, on_duplicate
@@ -20,6 +20,7 @@ from adapters.sql.repositories.statements import (
     ORDERS_GET_MANY,
     ORDERS_PENDING,
 )
+from adapters.sql.repositories.write_queue import WriteQueue
 from core.domain.orders import Order
 from core.ports.errors import ConcurrencyConflict
 
@@ -31,9 +32,10 @@ class SqlOrderRepository(VersionedRepository):
     _by_key = ORDER_GET
     _key_param = "id"
 
-    def __init__(self, conn: Connection, track: Track) -> None:
+    def __init__(self, conn: Connection, track: Track, queue: WriteQueue | None = None) -> None:
         super().__init__(conn)
         self._track = track
+        self._queue = queue
 
     def _loaded_order(self, rows: Sequence[Any]) -> Order:
         order = mapping.order_from_rows(rows[0], rows if rows[0]["sku"] is not None else [])
@@ -53,6 +55,16 @@ class SqlOrderRepository(VersionedRepository):
         return {order_id: self._loaded_order(rows) for order_id, rows in grouped.items()}
 
     def add(self, order: Order) -> None:
+        queue = self._queue
+        if queue is not None and queue.stage is not None:
+            # In a write group: sent with the group's other orders (an id is never reused).
+            queue.put_rows(WriteQueue.ORDERS, ORDER_INSERT, [mapping.order_values(order)])
+            queue.put_rows(
+                WriteQueue.ORDER_LINES, ORDER_LINES_INSERT, mapping.order_line_values(order)
+            )
+            self._loaded[order.id] = order.version
+            self._track(order)
+            return
         on_duplicate(
             lambda: ConcurrencyConflict(f"order {order.id} exists"),
             execute_many,
@@ -81,5 +93,6 @@ class SqlOrderRepository(VersionedRepository):
             self._track(order)
 
     def pending_before(self, cutoff: datetime, limit: int) -> list[str]:
+        staged.send_staged()
         rows = self._conn.execute(ORDERS_PENDING, {"cutoff": cutoff, "limit": limit})
         return [row.id for row in rows]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from adapters.sql import mapping
+from adapters.sql import mapping, staged
 from adapters.sql.prepared import select_rows
 from adapters.sql.repositories.base import VersionedRepository, on_duplicate
 from adapters.sql.repositories.statements import (
@@ -36,6 +36,7 @@ class SqlPrincipalRepository(VersionedRepository):
         return self._by("key_hash", key_hash)
 
     def add(self, principal: Principal) -> None:
+        staged.send_staged()
         on_duplicate(
             lambda: ConcurrencyConflict(f"principal {principal.name} exists"),
             self._conn.execute,

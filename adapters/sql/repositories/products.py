@@ -36,8 +36,18 @@ class SqlProductRepository(QueuedRepository):
         if not wanted:
             return {}
         self._queue.flush_for("products", wanted)
-        rows = select_rows(self._conn, PRODUCTS_MANY, {"skus": wanted})
-        return {row["sku"]: self._loaded_product(row) for row in rows}
+        stage = self._queue.stage
+        if stage is None:
+            rows = select_rows(self._conn, PRODUCTS_MANY, {"skus": wanted})
+            return {row["sku"]: self._loaded_product(row) for row in rows}
+        # In a write group: each product read once per group (group_stage.py). No
+        # staged write is a product's: members that write products send at commit.
+        cached = stage.products
+        missing = [sku for sku in wanted if sku not in cached]
+        if missing:
+            for row in select_rows(self._conn, PRODUCTS_MANY, {"skus": missing}, send_staged=False):
+                cached[row["sku"]] = row
+        return {sku: self._loaded_product(cached[sku]) for sku in wanted if sku in cached}
 
     def add(self, product: Product) -> None:
         # A duplicate SKU fails at flush (ConcurrencyConflict), as a concurrent add would.

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection
 
-from adapters.sql import mapping
+from adapters.sql import mapping, staged
 from adapters.sql.bulk import execute_many
 from adapters.sql.prepared import select_rows
 from adapters.sql.repositories.base import on_duplicate
@@ -19,20 +19,43 @@ from adapters.sql.repositories.statements import (
     INBOX_INSERT,
     INBOX_SEEN_MANY,
 )
+from adapters.sql.repositories.write_queue import WriteQueue
 from core.domain.idempotency import IdempotencyRecord
 from core.ports.errors import ConcurrencyConflict, DuplicateIdempotencyKey
 from core.ports.system import Clock
 
 
 class SqlIdempotencyRepository:
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, queue: WriteQueue | None = None) -> None:
         self._conn = conn
+        self._queue = queue
 
     def get(self, principal_id: str, key: str) -> IdempotencyRecord | None:
-        rows = select_rows(self._conn, IDEMPOTENCY_GET, {"principal_id": principal_id, "key": key})
+        stage = self._queue.stage if self._queue is not None else None
+        if stage is not None:
+            # A record an earlier member of the write group staged is not sent yet.
+            row = stage.idempotency.get((principal_id, key))
+            if row is not None:
+                return mapping.idempotency_from_row(row)
+        rows = select_rows(
+            self._conn,
+            IDEMPOTENCY_GET,
+            {"principal_id": principal_id, "key": key},
+            send_staged=False,  # staged records were looked up above
+        )
         return mapping.idempotency_from_row(rows[0]) if rows else None
 
     def add(self, record: IdempotencyRecord) -> None:
+        queue = self._queue
+        if queue is not None and queue.stage is not None:
+            # In a write group: the key is free unless an earlier member staged it (the
+            # group holds the write lock, so nothing else can store it meanwhile).
+            if (record.principal_id, record.key) in queue.stage.idempotency:
+                raise DuplicateIdempotencyKey(record.key)
+            queue.put_rows(
+                WriteQueue.IDEMPOTENCY, IDEMPOTENCY_INSERT, [mapping.idempotency_values(record)]
+            )
+            return
         # The primary key decides between concurrent requests with the same key: the
         # loser's insert waits for the winner's commit (PostgreSQL) or its write lock
         # (SQLite), then fails here, and the use case replays the winner's response.
@@ -45,6 +68,7 @@ class SqlIdempotencyRepository:
         )
 
     def purge_older_than(self, cutoff: datetime) -> int:
+        staged.send_staged()
         return int(self._conn.execute(IDEMPOTENCY_PURGE, {"cutoff": cutoff}).rowcount)
 
 

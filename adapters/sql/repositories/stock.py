@@ -48,6 +48,8 @@ class SqlStockRepository(QueuedRepository):
         if not wanted:
             return {}
         self._queue.flush_for("stock", wanted)
+        if self._queue.stage is not None:
+            return self._staged_many(wanted)
         # SQLite has no row locks (the unit of work holds the only write lock): only
         # PostgreSQL takes the late path.
         late = not lock and self._conn.dialect.name == "postgresql"
@@ -58,6 +60,24 @@ class SqlStockRepository(QueuedRepository):
             found[row["sku"]] = self._item(row)
             if late:
                 self._unlocked[row["sku"]] = (row["on_hand"], row["reserved"])
+        return found
+
+    def _staged_many(self, wanted: list[str]) -> dict[str, StockItem]:
+        """In a write group: rows as the group's committed members left them, each read
+        from the database once per group (group_stage.py)."""
+        assert self._queue.stage is not None
+        cached = self._queue.stage.stock
+        missing = [sku for sku in wanted if sku not in cached]
+        if missing:
+            # A stock row with staged writes is always cached: none of these has any.
+            for row in select_rows(self._conn, STOCK_MANY, {"skus": missing}, send_staged=False):
+                cached[row["sku"]] = (row["on_hand"], row["reserved"], row["version"])
+        found = {}
+        for sku in wanted:
+            state = cached.get(sku)
+            if state is not None:
+                self._loaded[sku] = state[2]
+                found[sku] = StockItem(sku, *state)
         return found
 
     def add(self, item: StockItem) -> None:

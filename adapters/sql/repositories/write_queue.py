@@ -1,9 +1,10 @@
-"""Product, stock and reservation writes of one unit of work, sent in batches at commit."""
+"""A unit of work's product, stock and reservation writes (and, in a write group, all
+of a placement's writes), sent in batches at commit."""
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable
-from typing import Any, ClassVar
+from collections.abc import Hashable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from sqlalchemy import Connection, Executable
 
@@ -12,9 +13,31 @@ from adapters.sql.repositories.base import Track, VersionedRepository, on_duplic
 from adapters.sql.repositories.statements import ONE_ROW_EACH, STOCK_RESERVE
 from core.ports.errors import ConcurrencyConflict
 
+if TYPE_CHECKING:
+    from adapters.sql.group_stage import GroupStage
+
+Step = list[tuple[Executable, dict[str, Any]]]
+
 
 def _added_concurrently() -> Exception:
     return ConcurrencyConflict("a row was added concurrently")
+
+
+def send_steps(conn: Connection, steps: Iterable[Step]) -> None:
+    """Each step's writes in order, one executemany per run of the same statement."""
+    for queued in steps:
+        start = 0
+        while start < len(queued):
+            statement, end = queued[start][0], start
+            while end < len(queued) and queued[end][0] is statement:
+                end += 1
+            batch = [params for _, params in queued[start:end]]
+            if statement is STOCK_RESERVE:  # rows locked in SKU order: no deadlock
+                batch.sort(key=lambda params: str(params["k_sku"]))
+            rowcount = on_duplicate(_added_concurrently, execute_many, conn, statement, batch)
+            if statement in ONE_ROW_EACH and rowcount != len(batch):
+                raise ConcurrencyConflict("a row was changed by another transaction")
+            start = end
 
 
 class WriteQueue:
@@ -27,14 +50,31 @@ class WriteQueue:
     3-line order sends 2 stock statements instead of 6; importing 1,000 new
     products sends 2 INSERTs instead of 2,000. The rows were locked when loaded,
     so a version check made at flush time loses nothing.
+
+    In a write group (`stage`), the order, its lines, the idempotency record and
+    the outbox rows wait here too (steps ORDERS to OUTBOX), nothing is sent at
+    flush, and a commit hands everything to the group's stage (group_stage.py),
+    which sends the whole group's writes at once.
     """
 
-    # Steps, in the order they are flushed.
-    PRODUCT_INSERTS, PRODUCT_UPDATES, STOCK_INSERTS, STOCK_UPDATES, RESERVATIONS = range(5)
+    # Steps, in the order they are sent.
+    (
+        PRODUCT_INSERTS,
+        PRODUCT_UPDATES,
+        STOCK_INSERTS,
+        STOCK_UPDATES,
+        ORDERS,
+        ORDER_LINES,
+        RESERVATIONS,
+        IDEMPOTENCY,
+        OUTBOX,
+    ) = range(9)
+    STEPS = 9
 
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, stage: GroupStage | None = None) -> None:
         self._conn = conn
-        self._steps: list[list[tuple[Executable, dict[str, Any]]]] = [[] for _ in range(5)]
+        self.stage = stage
+        self._steps: list[Step] = [[] for _ in range(self.STEPS)]
         # (table, key) with queued writes: stock by SKU, reservations by order id.
         self._dirty: set[tuple[str, str]] = set()
 
@@ -44,30 +84,38 @@ class WriteQueue:
         self._steps[step].append((statement, params))
         self._dirty.add((table, key))
 
+    def put_rows(self, step: int, statement: Executable, rows: Sequence[dict[str, Any]]) -> None:
+        """Rows no read of this unit of work looks for (staged inserts)."""
+        self._steps[step].extend((statement, row) for row in rows)
+
     def flush_for(self, table: str, keys: Iterable[str]) -> None:
         """Flush if any of these keys has queued writes (a read is about to see them)."""
         if self._dirty and any((table, key) in self._dirty for key in keys):
-            self.flush()
+            if self.stage is not None:
+                # The read must see them now: the group's and ours are sent, and the
+                # group stops serving rows it read before (ours bypassed it).
+                self.stage.send()
+                self.stage.forget_rows()
+                self._send()
+            else:
+                self.flush()
 
     def flush(self) -> None:
+        """Send what is queued; in a write group, keep it for `hand_over`."""
+        if self.stage is None:
+            self._send()
+
+    def hand_over(self) -> None:
+        """At commit in a write group: the queued writes become the group's."""
+        assert self.stage is not None
+        steps, self._steps = self._steps, [[] for _ in range(self.STEPS)]
         self._dirty.clear()
-        for step in self._steps:
-            queued = step[:]
-            step.clear()
-            start = 0
-            while start < len(queued):  # one executemany per run of the same statement
-                statement, end = queued[start][0], start
-                while end < len(queued) and queued[end][0] is statement:
-                    end += 1
-                batch = [params for _, params in queued[start:end]]
-                if statement is STOCK_RESERVE:  # rows locked in SKU order: no deadlock
-                    batch.sort(key=lambda params: str(params["k_sku"]))
-                rowcount = on_duplicate(
-                    _added_concurrently, execute_many, self._conn, statement, batch
-                )
-                if statement in ONE_ROW_EACH and rowcount != len(batch):
-                    raise ConcurrencyConflict("a row was changed by another transaction")
-                start = end
+        self.stage.take(steps)
+
+    def _send(self) -> None:
+        self._dirty.clear()
+        steps, self._steps = self._steps, [[] for _ in range(self.STEPS)]
+        send_steps(self._conn, steps)
 
 
 class QueuedRepository(VersionedRepository):
