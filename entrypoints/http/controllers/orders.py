@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import partial
 
-from litestar import Controller, Response, get, post
+from litestar import Controller, Response
 from litestar.datastructures import ResponseHeader
 from litestar.di import NamedDependency
 from litestar.openapi import ResponseSpec
@@ -30,6 +30,7 @@ from entrypoints.http.controllers.params import (
 )
 from entrypoints.http.dependencies import Services
 from entrypoints.http.etags import etag, expected_version, none_match
+from entrypoints.http.handlers import get, post
 from entrypoints.http.openapi_docs import operation
 from entrypoints.http.openapi_links import PLACED_ORDER
 from entrypoints.http.schemas import EventList, EventOut, OrderOut, OrderPage, PlaceOrderIn

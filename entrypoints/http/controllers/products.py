@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import partial
 
-from litestar import Controller, Response, get, patch, post
+from litestar import Controller, Response
 from litestar.datastructures import ResponseHeader
 from litestar.di import NamedDependency
 from litestar.params import JSONBody
@@ -16,6 +16,7 @@ from core.use_cases.catalog import (
 from entrypoints.http.auth import admin_only
 from entrypoints.http.controllers.params import ActiveFilter, Cursor, Limit, SkuPath
 from entrypoints.http.dependencies import Services
+from entrypoints.http.handlers import get, patch, post
 from entrypoints.http.openapi_docs import operation
 from entrypoints.http.openapi_links import CREATED_PRODUCT
 from entrypoints.http.schemas import CreateProductIn, ProductOut, ProductPage, UpdateProductIn

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import partial
 
-from litestar import Controller, get, post, put
+from litestar import Controller
 from litestar.di import NamedDependency
 from litestar.params import JSONBody
 
@@ -12,6 +12,7 @@ from core.use_cases.inventory import AdjustStockCommand, SetStockCommand
 from entrypoints.http.auth import admin_only
 from entrypoints.http.controllers.params import SkuPath
 from entrypoints.http.dependencies import Services
+from entrypoints.http.handlers import get, post, put
 from entrypoints.http.openapi_docs import operation
 from entrypoints.http.schemas import AdjustStockIn, SetStockIn, StockOut
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar
 
 import msgspec
-from litestar import Controller, Response, delete, get, patch, post
+from litestar import Controller, Response
 from litestar.datastructures import ResponseHeader
 from litestar.di import NamedDependency, Provide
 from litestar.handlers import HTTPRouteHandler
@@ -27,6 +27,7 @@ from core.use_cases.webhooks import SubscriptionChanges, SubscriptionDetail, Web
 from entrypoints.container import Container
 from entrypoints.http.auth import admin_only
 from entrypoints.http.controllers.params import Cursor, IdPath, Limit
+from entrypoints.http.handlers import delete, get, patch, post
 from entrypoints.http.openapi_docs import operation
 
 Url = Annotated[
