@@ -72,6 +72,7 @@ def _forked() -> None:
 
 
 os.register_at_fork(after_in_child=_forked)
+_RANDOM = _RandomBytes()  # one page per thread, shared by every generator
 
 
 class UuidGenerator:
@@ -86,11 +87,8 @@ class UuidGenerator:
     import stamps two event ids per row.
     """
 
-    def __init__(self) -> None:
-        self._random = _RandomBytes()
-
     def new_id(self) -> str:
-        r = int.from_bytes(self._random.take(10))
+        r = int.from_bytes(_RANDOM.take(10))
         value = (
             (time.time_ns() // 1_000_000) << 80
             | 0x7 << 76  # version
@@ -111,7 +109,7 @@ class UuidGenerator:
             return [self.new_id()]
         millis = f"{time.time_ns() // 1_000_000:012x}"
         head = f"{millis[:8]}-{millis[8:]}-7"  # version 7
-        hexed = self._random.take(10 * count).hex()
+        hexed = _RANDOM.take(10 * count).hex()
         return [
             f"{head}{hexed[i : i + 3]}-{_VARIANT[hexed[i + 3]]}{hexed[i + 4 : i + 7]}-"
             f"{hexed[i + 7 : i + 19]}"
