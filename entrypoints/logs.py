@@ -168,6 +168,14 @@ def configure_logging(level: str = "INFO", stream: TextIO | None = None) -> None
         # Not cached: tests (and `configure_logging` called again) may point logging elsewhere.
         cache_logger_on_first_use=False,
     )
+    # Our lines carry no caller file and line, thread or process name (JsonFormatter
+    # leaves them out): the standard library's own switches for that ("Optimization"
+    # in its logging HOWTO) stop it collecting them for every record. The log notifier
+    # writes a record per notification: it was about a sixth of the relay's CPU.
+    logging._srcfile = None
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
     handler = logging.StreamHandler(target)
     handler.setFormatter(JsonFormatter())
     root = logging.getLogger()

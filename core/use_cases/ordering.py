@@ -78,7 +78,8 @@ class PlaceOrder:
         validate_lines(cmd.lines)
         if cmd.idempotency_key is not None:
             validate_idempotency_key(cmd.idempotency_key)
-        fingerprint = request_fingerprint(cmd.lines)
+        # Only a keyed request is ever compared with an earlier one.
+        fingerprint = request_fingerprint(cmd.lines) if cmd.idempotency_key is not None else ""
         # A lost race: a concurrent retry stored the key first (the next attempt replays
         # it) or stock moved under us (the next attempt reads it again).
         return with_retries(

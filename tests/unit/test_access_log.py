@@ -66,3 +66,24 @@ def test_logging_configured_elsewhere_goes_through_structlog(restored: None) -> 
     structlog.configure(processors=[keep], logger_factory=structlog.ReturnLoggerFactory())
     AccessLog("orderly.http.access").info("request", dict(FIELDS))
     assert seen == [{**FIELDS, "event": "request"}]
+
+
+def test_a_standard_library_line_keeps_its_keys_without_caller_or_thread_details(
+    restored: None,
+) -> None:
+    """configure_logging turns off what the standard library collects per record for
+    no key of ours (caller, thread and process names); the line is what it was."""
+    from adapters.notifications.log import LogNotifier
+    from core.ports.notifications import Notification
+
+    stream = io.StringIO()
+    configure_logging("INFO", stream)
+    structlog.contextvars.bind_contextvars(request_id="req-2")
+    LogNotifier().send(Notification("order_paid", "order-1", "cust-1", "event-1", "paid"))
+    (line,) = _lines(stream)
+    assert set(line) == {
+        "request_id", "correlation_id", "kind", "order_id", "customer_id",
+        "notification_event_id", "detail", "event", "pid", "level", "logger", "timestamp",
+    }  # fmt: skip
+    assert line["event"] == "customer_notified" and line["detail"] == "paid"
+    assert logging.getLogger("x").makeRecord("x", 20, "f", 1, "m", (), None).threadName is None
