@@ -28,6 +28,7 @@ import shutil
 import sqlite3
 import tempfile
 import threading
+import time
 import weakref
 from dataclasses import dataclass
 from pathlib import Path
@@ -129,6 +130,9 @@ def _remove_own(directory: str, owner: int) -> None:
         shutil.rmtree(directory, ignore_errors=True)
 
 
+_CREATE_TIMEOUT_SECONDS = 30.0
+
+
 class SqliteLedger:
     """The journal in a SQLite file. Several processes may share it: WAL and a busy
     timeout let them write concurrently, and `BEGIN IMMEDIATE` makes the first decision
@@ -144,10 +148,26 @@ class SqliteLedger:
         # Writers of this process queue here: SQLite's own busy handler would make them
         # poll with sleeps of up to 100 ms (the gateway calls from a pool of threads).
         self._writing = threading.Lock()
-        db = self._db()
-        db.execute("PRAGMA journal_mode=WAL")
-        for statement in _SCHEMA:
-            db.execute(statement)
+        self._create(self._db())
+
+    @staticmethod
+    def _create(db: sqlite3.Connection) -> None:
+        """WAL mode and the schema, once per file. Processes that open a new file at the
+        same moment (the relay and the worker, started together) can get "database is
+        locked" at once, without the busy timeout: SQLite refuses a lock upgrade that
+        could deadlock. The file is being set up by the other one; try again shortly."""
+        give_up = time.monotonic() + _CREATE_TIMEOUT_SECONDS
+        while True:
+            try:
+                if str(db.execute("PRAGMA journal_mode").fetchone()[0]).lower() != "wal":
+                    db.execute("PRAGMA journal_mode=WAL")
+                for statement in _SCHEMA:
+                    db.execute(statement)
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > give_up:
+                    raise
+                time.sleep(0.02)
 
     @classmethod
     def temporary(cls) -> SqliteLedger:

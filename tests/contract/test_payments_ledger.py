@@ -104,6 +104,36 @@ def test_gateways_on_one_ledger_file_decide_each_key_once(tmp_path: Path) -> Non
     assert len(set(answers)) == 40  # every caller got the one decision under its key
 
 
+def test_processes_opening_a_new_ledger_file_at_once_all_open_it(tmp_path: Path) -> None:
+    """The relay and the worker start together on one new ledger file: setting up WAL
+    and the schema at the same moment made one of them fail with "database is locked"
+    (SQLite refuses, without waiting, a lock upgrade that could deadlock)."""
+    import time
+
+    failures = 0
+    for attempt in range(15):
+        path = str(tmp_path / f"ledger-{attempt}.db")
+        start = time.monotonic() + 0.05
+        children = []
+        for _ in range(4):
+            pid = os.fork()
+            if pid == 0:  # pragma: no cover - the child reports through its exit code
+                while time.monotonic() < start:
+                    pass
+                try:
+                    SqliteLedger(path)
+                except BaseException:
+                    os._exit(1)
+                os._exit(0)
+            children.append(pid)
+        for pid in children:
+            _, status = os.waitpid(pid, 0)
+            failures += os.waitstatus_to_exitcode(status) != 0
+    assert failures == 0
+    ledger = SqliteLedger(str(tmp_path / "ledger-0.db"))
+    assert ledger.decide("charge", "k", 1, "EUR", "captured", "ch_1").outcome == "captured"
+
+
 def test_a_temporary_ledger_file_is_removed_with_its_store() -> None:
     store = SqliteLedger.temporary()
     SimulatedGateway(store).charge("o-1", EUR)
