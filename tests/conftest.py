@@ -100,3 +100,17 @@ def rabbitmq_url() -> Iterator[str]:
     per module with `rabbitmq_vhost()` where tests can purge queues instead)."""
     with rabbitmq_vhost() as url:
         yield url
+
+
+@pytest.fixture(autouse=True)
+def _record_details_restored() -> Iterator[None]:
+    """`configure_logging` turns off what standard-library records collect for no key
+    of ours (caller file and line, thread and process names); pytest's captured logs
+    print the caller, so each test starts and ends with them on."""
+    import logging
+
+    saved = (logging._srcfile, logging.logThreads, logging.logProcesses)
+    saved_multiprocessing = logging.logMultiprocessing
+    yield
+    logging._srcfile, logging.logThreads, logging.logProcesses = saved
+    logging.logMultiprocessing = saved_multiprocessing
