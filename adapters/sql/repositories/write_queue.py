@@ -4,7 +4,7 @@ of a placement's writes), sent in batches at commit."""
 from __future__ import annotations
 
 from collections.abc import Hashable, Iterable, Sequence
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 from sqlalchemy import Connection, Executable
 
@@ -13,10 +13,22 @@ from adapters.sql.repositories.base import Track, VersionedRepository, on_duplic
 from adapters.sql.repositories.statements import ONE_ROW_EACH, STOCK_RESERVE
 from core.ports.errors import ConcurrencyConflict
 
-if TYPE_CHECKING:
-    from adapters.sql.group_stage import GroupStage
-
 Step = list[tuple[Executable, dict[str, Any]]]
+
+
+class GroupStaging(Protocol):
+    """What a write group offers its members' queues and repositories (the
+    implementation: adapters/sql/group_stage.py)."""
+
+    products: dict[str, dict[str, Any]]  # product rows as read, by SKU
+    stock: dict[str, tuple[int, int, int]]  # (on_hand, reserved, version) by SKU
+    idempotency: dict[tuple[str, str], dict[str, Any]]  # staged rows by (principal, key)
+
+    def take(self, steps: list[Step]) -> None: ...
+
+    def send(self) -> None: ...
+
+    def forget_rows(self) -> None: ...
 
 
 def _added_concurrently() -> Exception:
@@ -71,7 +83,7 @@ class WriteQueue:
     ) = range(9)
     STEPS = 9
 
-    def __init__(self, conn: Connection, stage: GroupStage | None = None) -> None:
+    def __init__(self, conn: Connection, stage: GroupStaging | None = None) -> None:
         self._conn = conn
         self.stage = stage
         self._steps: list[Step] = [[] for _ in range(self.STEPS)]
