@@ -32,7 +32,8 @@ from sqlalchemy import Connection
 
 from adapters.sql import staged
 from adapters.sql.repositories.statements import IDEMPOTENCY_INSERT, STOCK_UPDATE
-from adapters.sql.repositories.write_queue import Step, WriteQueue, send_steps
+from adapters.sql.repositories.write_queue import WriteQueue, send_steps
+from adapters.sql.staged import Step
 
 # sku -> (on_hand, reserved, version)
 StockRow = tuple[int, int, int]

@@ -1,4 +1,4 @@
-"""SQL sent inside a write group sees what the group's members left staged.
+"""What a write group's stage offers, and SQL that sees what its members left staged.
 
 In a SQLite write group (database.py, group_stage.py) the members' writes wait in
 the group's stage and are sent together when the group commits. A statement sent
@@ -10,13 +10,28 @@ group runs in one thread, on one connection, from start to end.
 from __future__ import annotations
 
 import threading
-from typing import Protocol
+from typing import Any, Protocol
+
+from sqlalchemy import Executable
+
+# One step of queued writes: (statement, parameters), in the order they were made.
+Step = list[tuple[Executable, dict[str, Any]]]
 
 
 class Stage(Protocol):
-    pending: bool
+    """What a write group's stage offers its members' queues and repositories (the
+    implementation: group_stage.py)."""
+
+    pending: bool  # writes are waiting to be sent
+    products: dict[str, dict[str, Any]]  # product rows as read, by SKU
+    stock: dict[str, tuple[int, int, int]]  # (on_hand, reserved, version) by SKU
+    idempotency: dict[tuple[str, str], dict[str, Any]]  # staged rows by (principal, key)
+
+    def take(self, steps: list[Step]) -> None: ...
 
     def send(self) -> None: ...
+
+    def forget_rows(self) -> None: ...
 
 
 _local = threading.local()

@@ -18,6 +18,7 @@ from core.domain.errors import AuthenticationFailed, PermissionDenied
 from core.domain.principals import Role
 from core.use_cases.support import Actor
 from entrypoints.http.offload import Offload
+from entrypoints.http.scope_headers import scope_header
 
 Authenticator = Callable[[str], Actor]
 
@@ -32,18 +33,9 @@ def bearer_token(header: str | None) -> str:
     return token
 
 
-def authorization_of(scope: Scope) -> str | None:
-    """The Authorization header's value, read from the scope as it came (no Headers
-    object is built for it: that was a few per cent of a GET's event loop)."""
-    for name, value in scope.get("headers", ()):
-        if name == b"authorization":  # ASGI servers lower-case header names
-            return str(value.decode("latin-1"))
-    return None
-
-
 def token_of(scope: Scope) -> str | None:
     """The bearer token of a request, or None when it has no well-formed one."""
-    header = authorization_of(scope)
+    header = scope_header(scope, b"authorization")
     if header is None:
         return None
     try:
@@ -61,7 +53,7 @@ class BearerAuthMiddleware(AbstractAuthenticationMiddleware):
     async def authenticate_request(
         self, connection: ASGIConnection[Any, Any, Any, Any]
     ) -> AuthenticationResult:
-        token = bearer_token(authorization_of(connection.scope))
+        token = bearer_token(scope_header(connection.scope, b"authorization"))
         # Every request looks the key up again: a revoked key is refused at once.
         actor = await self._offload.read(lambda: self._authenticate(token))
         return AuthenticationResult(user=actor, auth=None)

@@ -8,6 +8,7 @@ Our guards (auth.py) look only at the connection, so they get the handler as is.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from litestar.connection import ASGIConnection
@@ -21,21 +22,9 @@ class GuardedInPlace(HTTPRouteHandler):
             await guard(connection, self)  # type: ignore[misc]  # (resolved guards are async)
 
 
-def get(path: str | None = None, **options: Any) -> GuardedInPlace:
-    return GuardedInPlace(path, http_method=HttpMethod.GET, **options)
-
-
-def post(path: str | None = None, **options: Any) -> GuardedInPlace:
-    return GuardedInPlace(path, http_method=HttpMethod.POST, **options)
-
-
-def put(path: str | None = None, **options: Any) -> GuardedInPlace:
-    return GuardedInPlace(path, http_method=HttpMethod.PUT, **options)
-
-
-def patch(path: str | None = None, **options: Any) -> GuardedInPlace:
-    return GuardedInPlace(path, http_method=HttpMethod.PATCH, **options)
-
-
-def delete(path: str | None = None, **options: Any) -> GuardedInPlace:
-    return GuardedInPlace(path, http_method=HttpMethod.DELETE, **options)
+# Litestar's decorators, spelled as Litestar spells them: get("/path", ...)(handler).
+get = partial(GuardedInPlace, http_method=HttpMethod.GET)
+post = partial(GuardedInPlace, http_method=HttpMethod.POST)
+put = partial(GuardedInPlace, http_method=HttpMethod.PUT)
+patch = partial(GuardedInPlace, http_method=HttpMethod.PATCH)
+delete = partial(GuardedInPlace, http_method=HttpMethod.DELETE)

@@ -19,6 +19,7 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from core.domain.text import is_correlation_id
 from core.ports.correlation import correlation
+from entrypoints.http.scope_headers import scope_header
 from entrypoints.logs import AccessLog
 
 HEADER = "X-Request-ID"
@@ -34,11 +35,10 @@ def request_id_of(scope: Scope | Any) -> str | None:
 
 
 def _incoming_id(scope: Scope) -> str | None:
-    for name, value in scope.get("headers", ()):
-        if name.lower() == b"x-request-id":
-            text = value.decode("latin-1")
-            return text if is_correlation_id(text) else None  # what the events can store
-    return None
+    text = scope_header(scope, b"x-request-id")
+    if text is None:
+        return None
+    return text if is_correlation_id(text) else None  # what the events can store
 
 
 class RequestContextMiddleware:

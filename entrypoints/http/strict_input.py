@@ -25,6 +25,7 @@ from litestar.params import QueryParameter
 
 from core.domain.errors import FieldProblem
 from entrypoints.http.problems import ProblemException
+from entrypoints.http.scope_headers import scope_header
 
 _AT = re.compile(r"^(?P<message>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.S)
 _NAMED = re.compile(r"(?:missing required|unknown) field `(?P<name>[^`]+)`")
@@ -55,7 +56,7 @@ def require_json_content_type(request: Request[Any, Any, Any]) -> None:
     """415 unless the body is declared JSON. A body with no Content-Type at all is read as
     JSON (RFC 9110 lets the recipient decide); a browser's cross-site "simple request"
     always declares one (text/plain, a form, multipart), and that is refused."""
-    content_type = _content_type(request)
+    content_type = scope_header(request.scope, b"content-type")
     if content_type is None:
         return
     if not is_json_media_type(content_type):
@@ -64,15 +65,6 @@ def require_json_content_type(request: Request[Any, Any, Any]) -> None:
             "unsupported_media_type",
             f"the request body must be sent as application/json, not {content_type}",
         )
-
-
-def _content_type(request: Request[Any, Any, Any]) -> str | None:
-    # Read from the scope as it came: `request.headers` builds a Headers object, a
-    # few per cent of a POST's event loop for the one header wanted here.
-    for name, value in request.scope["headers"]:
-        if name == b"content-type":  # ASGI servers lower-case header names
-            return str(value.decode("latin-1"))
-    return None
 
 
 async def refuse_unexpected_body(request: Request[Any, Any, Any]) -> None:

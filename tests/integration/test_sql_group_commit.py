@@ -36,12 +36,13 @@ def container(tmp_path: Path) -> Container:
     return container
 
 
-def _commits(container: Container) -> list[str]:
+def _statements(container: Container, starting: str = "") -> list[str]:
+    """The SQL the database runs from now on (those starting with `starting`)."""
     seen: list[str] = []
     lock = threading.Lock()
 
     def trace(sql: str) -> None:
-        if sql.upper().startswith("COMMIT"):
+        if sql.upper().startswith(starting):
             with lock:
                 seen.append(sql)
 
@@ -50,6 +51,10 @@ def _commits(container: Container) -> list[str]:
         dbapi_conn.set_trace_callback(trace)
 
     return seen
+
+
+def _commits(container: Container) -> list[str]:
+    return _statements(container, "COMMIT")
 
 
 def _place(container: Container, sku: str, quantity: int, key: str | None = None) -> Any:
@@ -167,22 +172,6 @@ def test_a_member_failing_after_a_write_spoils_the_group_and_the_rest_run_alone(
     assert (stock.on_hand, stock.reserved) == (1000, 5), "the spoiler's write was undone"
 
 
-def _statements(container: Container) -> list[str]:
-    """The SQL the database runs, after the fixture's own setup."""
-    seen: list[str] = []
-    lock = threading.Lock()
-
-    def trace(sql: str) -> None:
-        with lock:
-            seen.append(sql)
-
-    @event.listens_for(container.database().engine, "checkout")
-    def _on_checkout(dbapi_conn: Any, *_: Any) -> None:
-        dbapi_conn.set_trace_callback(trace)
-
-    return seen
-
-
 def test_a_group_reads_each_row_once_and_sends_each_table_in_a_few_statements(
     container: Container,
 ) -> None:
@@ -197,6 +186,8 @@ def test_a_group_reads_each_row_once_and_sends_each_table_in_a_few_statements(
     assert all(isinstance(r, PlaceOrderResult) for r in results), results
     sent = [s.split()[0].upper() for s in statements]
     assert sent.count("SELECT") <= 2 + 30  # product and stock once; each key looked up
+    reads = [s.split("FROM", 1)[1].split()[0] for s in statements if s.startswith("SELECT")]
+    assert reads.count("products") == 1 and reads.count("stock") == 1
     assert sent.count("UPDATE") == 1  # the stock row, once for all 30 reservations
     # orders, lines, reservations, idempotency keys, outbox: 30 = 16 + 8 + 4 + 2 rows each
     assert sent.count("INSERT") == 5 * 4

@@ -4,31 +4,15 @@ of a placement's writes), sent in batches at commit."""
 from __future__ import annotations
 
 from collections.abc import Hashable, Iterable, Sequence
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar
 
 from sqlalchemy import Connection, Executable
 
 from adapters.sql.bulk import execute_many
 from adapters.sql.repositories.base import Track, VersionedRepository, on_duplicate
 from adapters.sql.repositories.statements import ONE_ROW_EACH, STOCK_RESERVE
+from adapters.sql.staged import Stage, Step
 from core.ports.errors import ConcurrencyConflict
-
-Step = list[tuple[Executable, dict[str, Any]]]
-
-
-class GroupStaging(Protocol):
-    """What a write group offers its members' queues and repositories (the
-    implementation: adapters/sql/group_stage.py)."""
-
-    products: dict[str, dict[str, Any]]  # product rows as read, by SKU
-    stock: dict[str, tuple[int, int, int]]  # (on_hand, reserved, version) by SKU
-    idempotency: dict[tuple[str, str], dict[str, Any]]  # staged rows by (principal, key)
-
-    def take(self, steps: list[Step]) -> None: ...
-
-    def send(self) -> None: ...
-
-    def forget_rows(self) -> None: ...
 
 
 def _added_concurrently() -> Exception:
@@ -83,7 +67,7 @@ class WriteQueue:
     ) = range(9)
     STEPS = 9
 
-    def __init__(self, conn: Connection, stage: GroupStaging | None = None) -> None:
+    def __init__(self, conn: Connection, stage: Stage | None = None) -> None:
         self._conn = conn
         self.stage = stage
         self._steps: list[Step] = [[] for _ in range(self.STEPS)]
