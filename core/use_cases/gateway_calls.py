@@ -163,6 +163,7 @@ class GatewayHandler:
         envelope_of: Callable[[T], EventEnvelope],
         order_of: Callable[[T], str],
         step: Callable[[UnitOfWork, T, Loaded], bool],
+        before: Callable[[UnitOfWork, list[T]], None] | None = None,
     ) -> None:
         """The frame both passes share: in one unit of work, `step` each item whose event
         this handler has not recorded yet (True: its event is done), then save the
@@ -173,6 +174,8 @@ class GatewayHandler:
             # Order ids in sorted order: concurrent batches lock rows in the same order.
             todo = sorted((i for i in items if envelope_of(i).event_id not in done), key=order_of)
             loaded = Loaded.of(uow, [order_of(i) for i in todo], self.needs_orders)
+            if before is not None:
+                before(uow, todo)
             finished = [envelope_of(i).event_id for i in todo if step(uow, i, loaded)]
             loaded.save(uow)
             uow.inbox.add_many(self.name, finished)
@@ -209,8 +212,20 @@ class GatewayHandler:
             steps.append((call, next_step))
             return next_step is None
 
-        self._in_one_unit(answered, lambda a: a[0].envelope, lambda a: a[0].order_id, record)
+        self._in_one_unit(
+            answered,
+            lambda a: a[0].envelope,
+            lambda a: a[0].order_id,
+            record,
+            self._before_record,
+        )
         return steps
+
+    def _before_record(
+        self, uow: UnitOfWork, answered: list[tuple[GatewayCall, GatewayResult]]
+    ) -> None:
+        """Take, in the lock order, locks that recording these answers will need (the
+        orders are already locked); a subclass says which."""
 
     def _call_all(self, calls: list[GatewayCall]) -> list[GatewayResult | Exception]:
         if len(calls) == 1 or self._concurrency <= 1:

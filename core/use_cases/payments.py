@@ -10,7 +10,7 @@ from core.domain.events import EventEnvelope, OrderCancelled, OrderPlaced
 from core.domain.money import Money
 from core.domain.orders import CancelReason, OrderStatus
 from core.domain.payments import Payment, PaymentStatus
-from core.ports.payments import ChargeStatus, RefundResult
+from core.ports.payments import ChargeResult, ChargeStatus, RefundResult
 from core.ports.unit_of_work import UnitOfWork
 from core.use_cases.gateway_calls import (
     CallKind,
@@ -46,6 +46,22 @@ class ChargePayment(GatewayHandler):
             # intent: whatever it captured is given back.
             return GatewayCall(envelope, order.id, CallKind.REFUND)
         return None
+
+    def _before_record(
+        self, uow: UnitOfWork, answered: list[tuple[GatewayCall, GatewayResult]]
+    ) -> None:
+        # A declined charge releases its order's stock. Released order by order, several
+        # in one batch locked their stock rows in order-id order, not the SKU order every
+        # placement locks them in: a deadlock on PostgreSQL (seen in CI). All the stock
+        # they may release is locked here first, in SKU order.
+        declined = [
+            call.order_id
+            for call, result in answered
+            if isinstance(result, ChargeResult) and result.status is not ChargeStatus.CAPTURED
+        ]
+        if len(declined) > 1:
+            skus = {sku for order_id in declined for sku in uow.reservations.of_order(order_id)}
+            uow.stock.get_many(sorted(skus))
 
     def _record(
         self, uow: UnitOfWork, call: GatewayCall, result: GatewayResult, loaded: Loaded

@@ -6,6 +6,10 @@ from __future__ import annotations
 import dataclasses
 import json
 import threading
+import time
+from typing import Any
+
+import pytest
 
 from adapters.payments.ledger import MemoryLedger
 from adapters.payments.simulated import SimulatedGateway
@@ -286,3 +290,37 @@ def test_each_notification_is_sent_once(shop: Shop) -> None:
         assert source.subject == note.order_id
         assert note.customer_id == source.payload["customer_id"]
     assert [n.customer_id for n in shop.sent] == [ALICE.principal_id] * 2 + [BOB.principal_id] * 2
+
+
+def test_declines_in_one_batch_lock_the_stock_they_release_in_sku_order(
+    make_shop: MakeShop, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch of declined charges releases stock for several orders. Locked order by
+    order, the rows came in order-id order, against the SKU order of every placement:
+    a deadlock on PostgreSQL (core/use_cases/payments.py). The record pass locks them
+    all first, in SKU order."""
+    from adapters.memory.repositories import MemoryStockRepository
+    from core.use_cases.payments import ChargePayment
+
+    shop = make_shop(payments_decline_above=1000, deliver=False)
+    shop.product("ZZ-9", price=2000, on_hand=5)
+    shop.product("AA-1", price=2000, on_hand=5)
+    first = shop.place({"ZZ-9": 1})
+    time.sleep(0.002)  # ids are time-ordered by the millisecond
+    second = shop.place({"AA-1": 1})
+    assert first < second  # the smaller id holds the larger SKU
+    locked: list[str] = []  # each SKU the first time a unit of work asks for it
+    real_get_many = MemoryStockRepository.get_many
+
+    def get_many(repo: MemoryStockRepository, keys: Any, lock: bool = True) -> Any:
+        locked.extend(sorted(set(keys) - set(locked)))
+        return real_get_many(repo, keys, lock)
+
+    monkeypatch.setattr(MemoryStockRepository, "get_many", get_many)
+    charge = ChargePayment(shop.c.uow_factory(), shop.gateway, shop.clock, 1)
+    charge.handle_batch(
+        [_envelope(shop, "OrderPlaced", first), _envelope(shop, "OrderPlaced", second)]
+    )
+    assert locked == ["AA-1", "ZZ-9"]
+    assert shop.order(first).status == shop.order(second).status == "cancelled"
+    assert shop.stock("AA-1").reserved == shop.stock("ZZ-9").reserved == 0
