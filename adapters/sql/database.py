@@ -3,8 +3,8 @@
 SQLite: write transactions begin with BEGIN IMMEDIATE,
 so that concurrent writers queue for the write lock instead of failing half-way
 when a deferred transaction tries to upgrade. Within one process, writers queue
-on a lock first (no busy-wait polling); across processes SQLite's busy timeout
-does the queueing.
+on a lock first (no busy-wait polling); across Orderly's processes, on a file lock
+beside the database (process_lock.py); other programs meet SQLite's busy timeout.
 
 PostgreSQL: a pooled psycopg 3 engine; command loads take row locks.
 """
@@ -21,6 +21,7 @@ from sqlalchemy import Connection, Engine, text
 from adapters.sql.engines import BEGIN_OPTION, BUSY_TIMEOUT_SECONDS, NO_BEGIN, engine_for
 from adapters.sql.errors import translated
 from adapters.sql.group_stage import GroupStage, total_changes
+from adapters.sql.process_lock import ProcessWriteLock, lock_path
 from adapters.sql.readers import Readers
 from core.ports.errors import ConcurrencyConflict
 
@@ -37,15 +38,36 @@ class _WriteGate:
 
     A thread that opens a second write unit of work while holding one would wait
     for itself forever; that is a programming error, reported at once.
+
+    The owner then takes `across`, the lock shared with Orderly's other processes
+    on the same file, and lets it go before handing the gate on.
     """
 
-    def __init__(self, timeout: float) -> None:
+    def __init__(self, timeout: float, across: ProcessWriteLock | None = None) -> None:
         self._mutex = threading.Lock()  # guards _owner and _waiters
         self._owner: int | None = None
         self._waiters: deque[tuple[int, threading.Lock]] = deque()
         self._timeout = timeout
+        self._across = across
 
     def acquire(self) -> None:
+        self._acquire_here()
+        if self._across is None:
+            return
+        try:
+            self._across.acquire()
+        except BaseException:
+            self._release_here()
+            raise
+
+    def release(self) -> None:
+        try:
+            if self._across is not None:
+                self._across.release()
+        finally:
+            self._release_here()
+
+    def _acquire_here(self) -> None:
         me = threading.get_ident()
         with self._mutex:
             if self._owner == me:
@@ -68,7 +90,7 @@ class _WriteGate:
                 raise ConcurrencyConflict("timed out waiting for the SQLite write lock")
         # Handed over between the timeout and the check above: ours after all.
 
-    def release(self) -> None:
+    def _release_here(self) -> None:
         with self._mutex:
             if self._waiters:
                 self._owner, turn = self._waiters.popleft()
@@ -148,6 +170,11 @@ class GroupSpoiled(Exception):
     """A member of a write group failed after changing rows: nothing of it was kept."""
 
 
+def _sqlite_gate(engine: Engine, timeout: float) -> _WriteGate:
+    database = engine.url.database
+    return _WriteGate(timeout, ProcessWriteLock(lock_path(database), timeout) if database else None)
+
+
 class SqlDatabase:
     """An engine plus the rules for beginning read and write transactions."""
 
@@ -159,7 +186,7 @@ class SqlDatabase:
         size = getattr(engine.pool, "size", None)
         # How many connections are kept open: callers size their thread pools to it.
         self.pool_size: int = size() if callable(size) else 1
-        self._gate = _WriteGate(busy_timeout) if self.is_sqlite else None
+        self._gate = _sqlite_gate(engine, busy_timeout) if self.is_sqlite else None
         self.readers = Readers(engine)  # single-statement reads (readers.py)
 
     @classmethod
