@@ -17,16 +17,21 @@ from entrypoints.container import Container
 from entrypoints.sweeper import Sweeper
 
 if TYPE_CHECKING:
+    from adapters.sql.commit_watcher import CommitWatcher
     from adapters.sql.outbox_listener import OutboxListener
 
 
-def start_delivery(container: Container) -> InProcessDelivery | None:
+def start_delivery(container: Container, *, apart: bool = False) -> InProcessDelivery | None:
     """Connect committed events to their handlers for the configured delivery mode.
 
     `sync`: drained in the committing thread. `background`: a relay thread of this
     process runs the handlers, woken by each commit; the returned object's `.stop()`
     ends it. `rabbitmq`: nothing in the API process (`orderly relay` and
     `orderly worker` are processes of their own).
+
+    `apart`: this process delivers what other processes commit (the delivery process
+    beside `orderly serve`, entrypoints/delivery_process.py), so on SQLite too the
+    relay is woken by their commits.
     """
     track_delivery_metrics(container)
     delivery = container.config.delivery()
@@ -42,7 +47,7 @@ def start_delivery(container: Container) -> InProcessDelivery | None:
             container.purge_idempotency(),
             container.config.sweep_interval_seconds(),
         )
-        listener = listen_for_outbox(container, relay.relay.wake)
+        listener = listen_for_outbox(container, relay.relay.wake, apart=apart)
         return InProcessDelivery(relay.start(), sweeper.start(), listener)
     return None
 
@@ -53,10 +58,17 @@ def track_delivery_metrics(container: Container) -> None:
     track_dead_letters(lambda: container.dead_letters().count())
 
 
-def listen_for_outbox(container: Container, wake: Callable[[], None]) -> OutboxListener | None:
-    """On PostgreSQL, wake a relay as soon as any process commits outbox rows."""
-    if container.config.storage() != "sql" or container.database().is_sqlite:
+def listen_for_outbox(
+    container: Container, wake: Callable[[], None], *, apart: bool = False
+) -> OutboxListener | CommitWatcher | None:
+    """Wake a relay as soon as another process commits outbox rows: on PostgreSQL
+    always (LISTEN); on SQLite when delivery runs `apart` from the committing
+    process (otherwise this process's own commits wake it)."""
+    if container.config.storage() != "sql":
         return None
+    database = container.database()
+    if database.is_sqlite:
+        return lazy.commit_watcher(database, wake) if apart else None
     return lazy.outbox_listener(container.config.database_url(), wake)
 
 
@@ -64,7 +76,10 @@ class InProcessDelivery:
     """What `start_delivery` runs in background mode; `stop()` ends all of it."""
 
     def __init__(
-        self, relay: BackgroundRelay, sweeper: Sweeper, listener: OutboxListener | None = None
+        self,
+        relay: BackgroundRelay,
+        sweeper: Sweeper,
+        listener: OutboxListener | CommitWatcher | None = None,
     ) -> None:
         self.relay = relay
         self.sweeper = sweeper

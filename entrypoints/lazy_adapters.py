@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from adapters.messaging.rabbitmq.dead_letters import DeadLetterQueue
     from adapters.messaging.rabbitmq.publisher import RabbitPublisher
     from adapters.messaging.rabbitmq.topology import Topology
+    from adapters.sql.commit_watcher import CommitWatcher
     from adapters.sql.database import SqlDatabase
     from adapters.sql.dead_letters import SqlDeadLetterStore
     from adapters.sql.outbox import SqlOutbox
@@ -79,6 +80,13 @@ def outbox_listener(database_url: str, wake: Callable[[], None]) -> OutboxListen
     from adapters.sql.outbox_listener import OutboxListener
 
     return OutboxListener(database_url, wake).start()
+
+
+def commit_watcher(database: SqlDatabase, wake: Callable[[], None]) -> CommitWatcher:
+    """Started: a watch for other processes' commits to a SQLite file, calling `wake`."""
+    from adapters.sql.commit_watcher import CommitWatcher
+
+    return CommitWatcher(database.engine, wake).start()
 
 
 def rabbitmq_topology(

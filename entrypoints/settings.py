@@ -14,6 +14,9 @@ T = TypeVar("T", int, float)
 
 # Set by `orderly serve --workers N` for its workers: how many share the rate limit.
 SERVING_PROCESSES_ENV = "ORDERLY_SERVE_WORKERS"
+# Where processes that share one /metrics write their samples (prometheus_client's
+# multiprocess mode); it must be set before prometheus_client is first imported.
+MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 
 class ConfigError(Exception):

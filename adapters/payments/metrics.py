@@ -10,5 +10,9 @@ from __future__ import annotations
 from prometheus_client import Gauge
 
 PAYMENTS_CIRCUIT_OPEN = Gauge(
-    "orderly_payments_circuit_open", "1 while the payment gateway's circuit breaker is open"
+    "orderly_payments_circuit_open",
+    "1 while the payment gateway's circuit breaker is open",
+    # Samples shared through files (serve's delivery process, workers): one series, the
+    # highest of the live processes'; only a process that calls the gateway sets it.
+    multiprocess_mode="livemax",
 )

@@ -77,7 +77,28 @@ class _Sampler:
         return math.nan if value is None else float(value.open_circuits)
 
 
+# Read from the store when scraped: where processes share their samples through files
+# (`orderly serve` beside its delivery process, or with --workers), the process that
+# answers /metrics exports its own reading of these, not the files' stale values.
+SCRAPE_TIME_GAUGES = (PENDING, OLDEST_PENDING_AGE, OPEN_CIRCUITS)
+SCRAPE_TIME_FAMILIES = frozenset(
+    {
+        "orderly_webhook_pending_deliveries",
+        "orderly_webhook_oldest_pending_age_seconds",
+        "orderly_webhook_open_circuits",
+    }
+)
+_tracked = False
+
+
+def tracked_gauges() -> tuple[Gauge, ...]:
+    """SCRAPE_TIME_GAUGES once `track_webhooks` has run in this process, else none."""
+    return SCRAPE_TIME_GAUGES if _tracked else ()
+
+
 def track_webhooks(stats: Callable[[], WebhookStats]) -> None:
+    global _tracked
+    _tracked = True
     sampler = _Sampler(stats)
     PENDING.set_function(sampler.pending)
     OLDEST_PENDING_AGE.set_function(sampler.oldest_age)

@@ -15,7 +15,12 @@ import tempfile
 import click
 
 from core.ports.errors import DependencyUnavailable
-from entrypoints.settings import SERVING_PROCESSES_ENV, ConfigError, Settings
+from entrypoints.settings import (
+    MULTIPROCESS_ENV,
+    SERVING_PROCESSES_ENV,
+    ConfigError,
+    Settings,
+)
 
 # Litestar, uvicorn, SQLAlchemy and Alembic are imported when `serve` runs, not for --help.
 
@@ -35,35 +40,60 @@ FACTORY = "entrypoints.http.asgi:app_factory"
     help="Worker processes (SQL storage only: memory:// cannot be shared).",
 )
 def serve(host: str, port: int, workers: int) -> None:
-    """Serve the HTTP API (and, with in-process messaging, the relay and handlers).
+    """Serve the HTTP API (and, with in-process messaging, the relay and handlers:
+    on a SQLite file, in one process of its own beside the API).
 
     Configuration comes from ORDERLY_* variables; with none, it serves the SQLite
     file orderly.db, creating its schema if the file is new (any other database:
     run `orderly db upgrade` first). Stop with Ctrl-C or SIGTERM: requests in
     flight finish and the relay stops cleanly.
     """
+    apart = _delivers_apart()
+    metrics_dir = None
+    if (workers > 1 or apart) and not os.environ.get(MULTIPROCESS_ENV):
+        # The processes share their Prometheus samples through files here (a fresh
+        # directory each run, as prometheus_client requires); any worker's /metrics
+        # then reports them all. Set before anything imports prometheus_client.
+        metrics_dir = tempfile.mkdtemp(prefix="orderly-metrics-")
+        os.environ[MULTIPROCESS_ENV] = metrics_dir
+    try:
+        _serve(host, port, workers, apart)
+    finally:
+        if metrics_dir is not None:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def _serve(host: str, port: int, workers: int, apart: bool) -> None:
     settings = _preflight()
     if workers > 1 and settings.storage == "memory":
         raise click.ClickException(
             "--workers > 1 needs shared storage: memory:// lives inside one process"
         )
-    from entrypoints.http.metrics import MULTIPROCESS_ENV
+    from entrypoints.delivery_process import APART_ENV, DeliveryProcess
     from entrypoints.logs import configure_logging
 
     configure_logging(settings.log_level)
-    metrics_dir = None
-    if workers > 1 and not os.environ.get(MULTIPROCESS_ENV):
-        # Workers share their Prometheus samples through files here (a fresh
-        # directory each run, as prometheus_client requires); any worker's /metrics
-        # then reports them all.
-        metrics_dir = tempfile.mkdtemp(prefix="orderly-metrics-")
-        os.environ[MULTIPROCESS_ENV] = metrics_dir
     os.environ[SERVING_PROCESSES_ENV] = str(workers)
+    delivery = None
+    if apart:
+        os.environ[APART_ENV] = "1"  # the serving processes leave delivery to it
+        delivery = DeliveryProcess()
     try:
         _run(host, port, workers)
     finally:
-        if metrics_dir is not None:
-            shutil.rmtree(metrics_dir, ignore_errors=True)
+        if delivery is not None:
+            delivery.stop()
+
+
+def _delivers_apart() -> bool:
+    """Whether delivery gets a process of its own (entrypoints/delivery_process.py);
+    a configuration error is reported by `_preflight`."""
+    from entrypoints.delivery_process import runs_apart
+
+    try:
+        return runs_apart(Settings.from_env())
+    except ConfigError:
+        return False
 
 
 def _run(host: str, port: int, workers: int) -> None:

@@ -7,10 +7,11 @@ belong to one app instance (orders placed through it) live in a registry of
 its own, so that building several apps in one process (tests) never registers a
 name twice. `/metrics` serves both.
 
-With `orderly serve --workers N` every worker writes its samples to the
+With `orderly serve --workers N`, and beside a delivery process of its own
+(entrypoints/delivery_process.py), every process writes its samples to the
 directory named by PROMETHEUS_MULTIPROC_DIR (set by `serve`), and any worker
 answering /metrics aggregates all of them, so a scrape counts the requests of
-every worker, not just its own.
+every worker and the deliveries of the delivery process.
 
 The outbox backlog is read at scrape time. Delivery (`start_delivery`) exports
 it into the default registry; when it has not (an app whose caller manages
@@ -33,9 +34,11 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
 from adapters.messaging.metrics import dead_letter_depth
+from adapters.webhooks import metrics as webhook_metrics
 from core.ports.errors import DependencyUnavailable
 from core.ports.queries import OutboxStatus
 from entrypoints.http.request_metrics import RouteCachedPrometheusMiddleware
+from entrypoints.settings import MULTIPROCESS_ENV
 
 # Litestar appends the charset to text/* media types.
 CONTENT_TYPE = "text/plain; version=0.0.4"
@@ -88,10 +91,10 @@ class OutboxCollector(Collector):
             yield dead
 
 
-MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
 # Read from the database at scrape time, never from the workers' sample files.
 SCRAPE_TIME_FAMILIES = frozenset(
     {"orderly_outbox_backlog", "orderly_outbox_oldest_age_seconds", "orderly_dead_letters"}
+    | webhook_metrics.SCRAPE_TIME_FAMILIES
 )
 
 
@@ -108,6 +111,14 @@ class _Excluding(Collector):
                 yield metric
 
 
+class _TrackedWebhookGauges(Collector):
+    """This process's scrape-time reading of the webhook gauges, if it tracks them."""
+
+    def collect(self) -> Iterator[Metric]:
+        for gauge in webhook_metrics.tracked_gauges():
+            yield from gauge.collect()
+
+
 class AppMetrics:
     def __init__(self, outbox_status: Callable[[], OutboxStatus]) -> None:
         self.registry = CollectorRegistry(auto_describe=False)
@@ -116,8 +127,13 @@ class AppMetrics:
             "Orders placed through this API process (idempotent replays excluded)",
             registry=self.registry,
         )
+        outbox = OutboxCollector(outbox_status)
         self._outbox = CollectorRegistry(auto_describe=False)
-        self._outbox.register(OutboxCollector(outbox_status))
+        self._outbox.register(outbox)
+        # Where samples are shared through files: what this process reads at scrape time.
+        self._scrape_time = CollectorRegistry(auto_describe=False)
+        self._scrape_time.register(outbox)
+        self._scrape_time.register(_TrackedWebhookGauges())
 
     def render(self) -> bytes:
         if os.environ.get(MULTIPROCESS_ENV):
@@ -125,7 +141,7 @@ class AppMetrics:
             workers = CollectorRegistry(auto_describe=False)
             every = MultiProcessCollector(None)  # type: ignore[no-untyped-call]
             workers.register(_Excluding(every, SCRAPE_TIME_FAMILIES))
-            return generate_latest(workers) + generate_latest(self._outbox)
+            return generate_latest(workers) + generate_latest(self._scrape_time)
         shared = generate_latest(REGISTRY)
         own = generate_latest(self.registry)
         if b"# TYPE orderly_outbox_backlog gauge" not in shared:
