@@ -90,8 +90,8 @@ class Prepared:
 
     def rows(self, readers: Readers, params: Mapping[str, Any]) -> list[dict[str, Any]]:
         """A read of its own, outside any transaction (adapters/sql/readers.py)."""
-        with readers.connection() as (raw, invalidate):
-            return self._run(raw, readers.dialect, params, invalidate)
+        raw, invalidate = readers.current()  # `_run` wraps every driver error
+        return self._run(raw, readers.dialect, params, invalidate)
 
     def rows_on(self, conn: Connection, params: Mapping[str, Any]) -> list[dict[str, Any]]:
         """In `conn`'s transaction, on its own DBAPI connection."""

@@ -65,6 +65,13 @@ class Readers:
             self._discard()  # it may be unusable (the server went away): start afresh
             raise
 
+    def current(self) -> tuple[Any, Invalidate]:
+        """What `connection` yields, without a context manager around it (whose
+        enter and exit cost a third of a key lookup's own Python): for a caller that
+        catches every driver error itself and calls the discard function when the
+        connection is gone (prepared.py)."""
+        return self._own(), self._discard
+
     def _own(self) -> Any:
         opened: tuple[int, int, Any] | None = getattr(self._local, "conn", None)
         # Never a connection made before a fork, nor one `dispose` closed.
