@@ -3,14 +3,16 @@
     .venv/bin/python -m benchmarks.bench_http_orders [--rounds 3] [--duration 10] [--conns 32]
 
 Orderly runs as a user runs it (`orderly serve`, its defaults: INFO logs,
-metrics, rate limiting, authentication, in-process delivery; only the rate limit
-is raised so the load is not refused) on a fresh SQLite file; the reference is
+metrics, rate limiting, authentication, in-process messaging, delivered by the
+process `serve` starts beside itself; only the rate limit is raised so the load
+is not refused) on a fresh SQLite file; the reference is
 `benchmarks/flat_reference.py` (two plain handlers over raw sqlite3) under
 uvicorn. wrk (`apt-get install wrk`) drives both with the same load, rounds
 alternating, so both see the same machine. Besides requests per second it
-prints each server's CPU time per request (from /proc), which holds still when
-other work shares the machine, and Orderly's outbox backlog after each POST
-round with the time its in-process delivery took to drain it.
+prints each server's CPU time per request (from /proc, with every child
+process's: Orderly's delivery process counts), which holds still when other
+work shares the machine, and Orderly's outbox backlog after each POST round with
+the time its delivery took to drain it.
 """
 
 from __future__ import annotations

@@ -27,6 +27,7 @@ import sys
 import threading
 import time
 
+from core.domain.backoff import backoff
 from entrypoints.settings import Settings
 
 logger = logging.getLogger("orderly.delivery")
@@ -34,7 +35,11 @@ logger = logging.getLogger("orderly.delivery")
 # Set by `orderly serve` for the processes that serve HTTP: delivery runs apart.
 APART_ENV = "ORDERLY_DELIVERY_APART"
 MODULE = "entrypoints.delivery_process"
-RESTART_DELAY_SECONDS = 1.0
+# A child that dies is replaced after 1 s, then 2, 4 ... up to 30 s while it keeps dying
+# young (a configuration it cannot start with); one that ran a minute starts the count over.
+RESTART_FIRST_SECONDS = 1.0
+RESTART_MAX_SECONDS = 30.0
+LIVED_LONG_SECONDS = 60.0
 STOP_TIMEOUT_SECONDS = 20.0
 
 
@@ -83,16 +88,23 @@ class DeliveryProcess:
         return subprocess.Popen([sys.executable, "-m", MODULE])
 
     def _restart_when_dead(self) -> None:
+        failures = 0
         while True:
             with self._lock:
                 child = self._child
+            started = time.monotonic()
             status = child.wait()
             if self._stopping.is_set():
                 return
+            failures = 1 if time.monotonic() - started >= LIVED_LONG_SECONDS else failures + 1
+            delay = backoff(failures, RESTART_FIRST_SECONDS, RESTART_MAX_SECONDS)
             logger.error(
-                "delivery process %d exited with status %d; starting another", child.pid, status
+                "delivery process %d exited with status %d; starting another in %gs",
+                child.pid,
+                status,
+                delay,
             )
-            if self._stopping.wait(RESTART_DELAY_SECONDS):
+            if self._stopping.wait(delay):
                 return
             with self._lock:
                 if self._stopping.is_set():

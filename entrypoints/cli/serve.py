@@ -60,6 +60,9 @@ def serve(host: str, port: int, workers: int) -> None:
         _serve(host, port, workers, apart)
     finally:
         if metrics_dir is not None:
+            # Also when `serve` refused to start: nothing started later in this process
+            # (tests run it in-process) may inherit a directory that is gone.
+            del os.environ[MULTIPROCESS_ENV]
             shutil.rmtree(metrics_dir, ignore_errors=True)
 
 

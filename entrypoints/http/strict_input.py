@@ -117,13 +117,8 @@ class StrictInput:
 
     async def __call__(self, request: Request[Any, Any, Any]) -> None:
         handler = request.route_handler
-        unknown = sorted(set(request.query_params) - self._query_names(handler))
-        _refuse(unknown, "unknown query parameter", "is not a parameter of this operation")
-        # Every parameter of this API is single-valued: which of two values would count?
-        repeated = sorted(
-            k for k in set(request.query_params) if len(request.query_params.getall(k)) > 1
-        )
-        _refuse(repeated, "query parameter given more than once", "must be given at most once")
+        if request.scope["query_string"]:  # most requests have none: nothing to parse
+            self._check_query(request, handler)
         data = handler.parsed_fn_signature.parameters.get("data")
         if data is None:
             await refuse_unexpected_body(request)
@@ -144,6 +139,15 @@ class StrictInput:
                 400, "malformed_json", f"the request body is not valid JSON: {exc}"
             ) from None
         return None
+
+    def _check_query(self, request: Request[Any, Any, Any], handler: HTTPRouteHandler) -> None:
+        unknown = sorted(set(request.query_params) - self._query_names(handler))
+        _refuse(unknown, "unknown query parameter", "is not a parameter of this operation")
+        # Every parameter of this API is single-valued: which of two values would count?
+        repeated = sorted(
+            k for k in set(request.query_params) if len(request.query_params.getall(k)) > 1
+        )
+        _refuse(repeated, "query parameter given more than once", "must be given at most once")
 
 
 def _refuse(names: list[str], title: str, problem: str) -> None:

@@ -10,6 +10,7 @@ import httpx
 from click.testing import CliRunner
 
 from entrypoints.cli.main import cli
+from entrypoints.settings import MULTIPROCESS_ENV
 from tests.e2e.serve_process import orderly_serve
 
 
@@ -40,3 +41,5 @@ def test_serve_refuses_what_would_fail_every_request(tmp_path: Path) -> None:
     bad = runner.invoke(cli, ["serve"], env={"ORDERLY_DATABASE_URL": "mysql://x"})
     assert bad.exit_code == 1 and "ORDERLY_DATABASE_URL" in bad.output
     assert "Traceback" not in shared.output + bad.output
+    # A refused serve leaves no metrics directory behind for later processes to inherit.
+    assert MULTIPROCESS_ENV not in os.environ

@@ -146,4 +146,4 @@ def test_a_delivery_process_that_dies_is_replaced_and_none_outlives_a_killed_ser
         served.process.kill()  # no chance to stop its child
         served.process.wait(timeout=10)
         _until(lambda: not _alive(second), "the delivery process outlived a killed serve")
-    assert "exited with status -9; starting another" in (tmp_path / "serve.log").read_text()
+    assert "exited with status -9; starting another in 1s" in (tmp_path / "serve.log").read_text()
