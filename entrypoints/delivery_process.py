@@ -62,10 +62,6 @@ class DeliveryProcess:
         )
         self._watch.start()
 
-    @property
-    def pid(self) -> int:
-        return self._child.pid
-
     def stop(self, timeout: float = STOP_TIMEOUT_SECONDS) -> None:
         """SIGTERM, then SIGKILL after `timeout`: the batch in hand finishes, or its
         events stay in the outbox for the next start."""
