@@ -17,8 +17,7 @@ from entrypoints.container import Container
 from entrypoints.sweeper import Sweeper
 
 if TYPE_CHECKING:
-    from adapters.sql.commit_watcher import CommitWatcher
-    from adapters.sql.outbox_listener import OutboxListener
+    from adapters.sql.wake_thread import WakeThread
 
 
 def start_delivery(container: Container, *, apart: bool = False) -> InProcessDelivery | None:
@@ -60,7 +59,7 @@ def track_delivery_metrics(container: Container) -> None:
 
 def listen_for_outbox(
     container: Container, wake: Callable[[], None], *, apart: bool = False
-) -> OutboxListener | CommitWatcher | None:
+) -> WakeThread | None:
     """Wake a relay as soon as another process commits outbox rows: on PostgreSQL
     always (LISTEN); on SQLite when delivery runs `apart` from the committing
     process (otherwise this process's own commits wake it)."""
@@ -79,7 +78,7 @@ class InProcessDelivery:
         self,
         relay: BackgroundRelay,
         sweeper: Sweeper,
-        listener: OutboxListener | CommitWatcher | None = None,
+        listener: WakeThread | None = None,
     ) -> None:
         self.relay = relay
         self.sweeper = sweeper

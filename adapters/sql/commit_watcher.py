@@ -14,11 +14,12 @@ relay's own poll still finds every row if the watcher stops.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import Engine
+
+from adapters.sql.wake_thread import WakeThread
 
 logger = logging.getLogger("orderly.sql.commit_watcher")
 
@@ -27,29 +28,16 @@ logger = logging.getLogger("orderly.sql.commit_watcher")
 INTERVAL_SECONDS = 0.01
 
 
-class CommitWatcher:
+class CommitWatcher(WakeThread):
+    thread_name = "orderly-commit-watcher"
+
     def __init__(
         self, engine: Engine, wake: Callable[[], None], interval: float = INTERVAL_SECONDS
     ) -> None:
+        super().__init__()
         self._engine = engine
         self._wake = wake
         self._interval = interval
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> CommitWatcher:
-        if self._thread is None:
-            self._thread = threading.Thread(
-                target=self._run, name="orderly-commit-watcher", daemon=True
-            )
-            self._thread.start()
-        return self
-
-    def stop(self, timeout: float = 5.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
 
     def _run(self) -> None:
         conn: Any = None

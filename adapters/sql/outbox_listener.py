@@ -18,6 +18,7 @@ import psycopg
 from sqlalchemy.engine import make_url
 
 from adapters.sql.outbox_channel import CHANNEL
+from adapters.sql.wake_thread import WakeThread
 from core.domain.backoff import backoff
 
 logger = logging.getLogger("orderly.sql.outbox_listener")
@@ -31,7 +32,9 @@ def libpq_url(sqlalchemy_url: str) -> str:
     return url.render_as_string(hide_password=False)
 
 
-class OutboxListener:
+class OutboxListener(WakeThread):
+    thread_name = "orderly-outbox-listener"
+
     def __init__(
         self,
         sqlalchemy_url: str,
@@ -39,27 +42,12 @@ class OutboxListener:
         poll_seconds: float = 1.0,
         max_backoff: float = 10.0,
     ) -> None:
+        super().__init__()
         self._conninfo = libpq_url(sqlalchemy_url)
         self._on_notify = on_notify
         self._poll = poll_seconds
         self._max_backoff = max_backoff
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self.listening = threading.Event()  # set while LISTEN is active (for tests)
-
-    def start(self) -> OutboxListener:
-        if self._thread is None:
-            self._thread = threading.Thread(
-                target=self._run, name="orderly-outbox-listener", daemon=True
-            )
-            self._thread.start()
-        return self
-
-    def stop(self, timeout: float = 5.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
 
     def _run(self) -> None:
         failures = 0

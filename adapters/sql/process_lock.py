@@ -66,12 +66,15 @@ class ProcessWriteLock:
     def _own_fd(self) -> int:
         if self._fd is None or self._pid != os.getpid():
             # After a fork the inherited descriptor shares the parent's lock: never use it.
-            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            self._fd = self._open()
             self._pid = os.getpid()
         return self._fd
 
+    def _open(self) -> int:
+        return os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+
     def _wait(self) -> int:
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        fd = self._open()
         waiter = _Waiter(fd)
         threading.Thread(target=waiter.take, name="orderly-write-lock", daemon=True).start()
         if waiter.claim(self._timeout):

@@ -82,11 +82,7 @@ class _Sampler:
 # answers /metrics exports its own reading of these, not the files' stale values.
 SCRAPE_TIME_GAUGES = (PENDING, OLDEST_PENDING_AGE, OPEN_CIRCUITS)
 SCRAPE_TIME_FAMILIES = frozenset(
-    {
-        "orderly_webhook_pending_deliveries",
-        "orderly_webhook_oldest_pending_age_seconds",
-        "orderly_webhook_open_circuits",
-    }
+    family.name for gauge in SCRAPE_TIME_GAUGES for family in gauge.describe()
 )
 _tracked = False
 

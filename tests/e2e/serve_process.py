@@ -3,6 +3,7 @@ until /health/ready answers 200, killed on exit if the test did not stop it."""
 
 from __future__ import annotations
 
+import json
 import signal
 import socket
 import subprocess
@@ -23,6 +24,19 @@ def free_port() -> int:
         s.bind(("127.0.0.1", 0))
         port: int = s.getsockname()[1]
         return port
+
+
+def pids_that_logged(log: Path, **fields: object) -> set[int]:
+    """The pids of the processes that wrote a JSON line to `log` with these fields."""
+    pids = set()
+    for line in log.read_text().splitlines():
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        if all(entry.get(key) == value for key, value in fields.items()):
+            pids.add(int(entry["pid"]))
+    return pids
 
 
 @dataclass

@@ -8,13 +8,12 @@ import json
 import os
 import signal
 import subprocess
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 
-from tests.e2e.serve_process import ORDERLY, ServedProcess, orderly_serve
+from tests.e2e.serve_process import ORDERLY, ServedProcess, orderly_serve, pids_that_logged
+from tests.integration.messaging_support import wait_until
 
 CHILD = "entrypoints.delivery_process"
 
@@ -50,36 +49,22 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
-def _until(check: Callable[[], bool], what: str, seconds: float = 30) -> None:
-    deadline = time.monotonic() + seconds
-    while not check():
-        assert time.monotonic() < deadline, what
-        time.sleep(0.1)
-
-
-def _env(tmp_path: Path) -> dict[str, str]:
+def _shop(tmp_path: Path) -> tuple[dict[str, str], str]:
+    """The environment of a SQLite shop with one product, and a customer's key."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ORDERLY_", "PROMETHEUS_"))}
     env["ORDERLY_DATABASE_URL"] = f"sqlite:///{tmp_path / 'orderly.db'}"
-    subprocess.run([ORDERLY, "db", "upgrade"], env=env, check=True, capture_output=True)
-    subprocess.run(
-        [ORDERLY, "products", "add", "MUG-1", "Mug", "1250", "--on-hand", "100"],
-        env=env,
-        check=True,
-        capture_output=True,
-    )
-    return env
 
+    def orderly(*args: str) -> str:
+        return subprocess.run(
+            [ORDERLY, *args], env=env, check=True, capture_output=True, text=True
+        ).stdout
 
-def _customer_key(env: dict[str, str], name: str) -> str:
-    out = subprocess.run(
-        [ORDERLY, "users", "create", name, "--role", "customer", "--json"],
-        env=env,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-    key: str = json.loads(out)["api_key"]
-    return key
+    orderly("db", "upgrade")
+    orderly("products", "add", "MUG-1", "Mug", "1250", "--on-hand", "100")
+    key: str = json.loads(orderly("users", "create", "ann", "--role", "customer", "--json"))[
+        "api_key"
+    ]
+    return env, key
 
 
 def _place_and_see_paid(served: ServedProcess, key: str) -> None:
@@ -92,9 +77,9 @@ def _place_and_see_paid(served: ServedProcess, key: str) -> None:
     )
     assert placed.status_code == 201, placed.text
     order = f"{served.url}/v1/orders/{placed.json()['id']}"
-    _until(
+    wait_until(
         lambda: httpx.get(order, headers=auth, timeout=10).json()["status"] == "paid",
-        "the order was not paid",
+        "the order to be paid",
     )
 
 
@@ -105,12 +90,15 @@ def _sample(text: str, name: str) -> list[str]:
 def test_the_saga_runs_in_the_delivery_process_and_its_metrics_reach_metrics(
     tmp_path: Path,
 ) -> None:
-    env = _env(tmp_path)
-    key = _customer_key(env, "ann")
-    with orderly_serve(tmp_path / "serve.log", env) as served:
+    env, key = _shop(tmp_path)
+    log = tmp_path / "serve.log"
+    with orderly_serve(log, env) as served:
         pids = _delivery_pids(served.process.pid)
         assert len(pids) == 1, _children(served.process.pid)
         _place_and_see_paid(served, key)
+        # The customer was notified by the delivery process, not by the serving one.
+        wait_until(lambda: pids_that_logged(log, event="customer_notified") != set(), "a notice")
+        assert pids_that_logged(log, event="customer_notified") == set(pids)
         text = httpx.get(f"{served.url}/metrics", timeout=10).text
         # Counted in the delivery process, exported by the serving one.
         assert _sample(text, 'orderly_messages_handled_total{handler="payments.charge"}') == [
@@ -124,26 +112,24 @@ def test_the_saga_runs_in_the_delivery_process_and_its_metrics_reach_metrics(
             "orderly_payments_circuit_open 0.0"
         ]
         served.stop()
-        _until(lambda: not _alive(pids[0]), "the delivery process outlived serve")
-    log = (tmp_path / "serve.log").read_text()
-    assert "delivery process started" in log
+        wait_until(lambda: not _alive(pids[0]), "the delivery process to end with serve")
+    assert "delivery process started" in log.read_text()
 
 
 def test_a_delivery_process_that_dies_is_replaced_and_none_outlives_a_killed_serve(
     tmp_path: Path,
 ) -> None:
-    env = _env(tmp_path)
-    key = _customer_key(env, "bob")
+    env, key = _shop(tmp_path)
     with orderly_serve(tmp_path / "serve.log", env) as served:
         [first] = _delivery_pids(served.process.pid)
         os.kill(first, signal.SIGKILL)
-        _until(
+        wait_until(
             lambda: [p for p in _delivery_pids(served.process.pid) if p != first] != [],
-            "no new delivery process",
+            "a new delivery process",
         )
         [second] = [p for p in _delivery_pids(served.process.pid) if p != first]
         _place_and_see_paid(served, key)
         served.process.kill()  # no chance to stop its child
         served.process.wait(timeout=10)
-        _until(lambda: not _alive(second), "the delivery process outlived a killed serve")
+        wait_until(lambda: not _alive(second), "the delivery process to end after serve's kill")
     assert "exited with status -9; starting another in 1s" in (tmp_path / "serve.log").read_text()

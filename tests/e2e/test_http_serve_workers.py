@@ -6,14 +6,13 @@ scrape answered by either worker reports the same totals.
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 from pathlib import Path
 
 import httpx
 
-from tests.e2e.serve_process import ORDERLY, orderly_serve
+from tests.e2e.serve_process import ORDERLY, orderly_serve, pids_that_logged
 
 
 def _products_requests(metrics_text: str) -> float:
@@ -23,18 +22,6 @@ def _products_requests(metrics_text: str) -> float:
         if line.startswith("orderly_http_requests_total{") and 'path="/v1/products"' in line:
             total += float(line.rsplit(" ", 1)[1])
     return total
-
-
-def _pids_that_served(log: Path, path: str) -> set[int]:
-    pids = set()
-    for line in log.read_text().splitlines():
-        try:
-            entry = json.loads(line)
-        except ValueError:
-            continue
-        if entry.get("event") == "request" and entry.get("path") == path:
-            pids.add(int(entry["pid"]))
-    return pids
 
 
 def test_metrics_of_two_workers_count_every_request(tmp_path: Path) -> None:
@@ -47,11 +34,13 @@ def test_metrics_of_two_workers_count_every_request(tmp_path: Path) -> None:
         sent = 0
         # New connections until both workers have answered some (the kernel hands each
         # accept to whichever worker is waiting; the access log names the pid).
-        while len(_pids_that_served(log, "/v1/products")) < 2 and sent < 400:
+        while len(pids_that_logged(log, event="request", path="/v1/products")) < 2 and sent < 400:
             with httpx.Client(timeout=10) as client:
                 assert client.get(f"{base}/v1/products").status_code == 401
             sent += 1
-        assert len(_pids_that_served(log, "/v1/products")) == 2, log.read_text()[-2000:]
+        assert len(pids_that_logged(log, event="request", path="/v1/products")) == 2, (
+            log.read_text()[-2000:]
+        )
         for _ in range(8):
             with httpx.Client(timeout=10) as client:
                 text = client.get(f"{base}/metrics").text
@@ -59,5 +48,5 @@ def test_metrics_of_two_workers_count_every_request(tmp_path: Path) -> None:
             # Scrape-time gauges, read from the database by whichever worker answers.
             assert "\norderly_dead_letters 0.0\n" in text
             assert text.count("# TYPE orderly_dead_letters gauge") == 1
-        assert len(_pids_that_served(log, "/metrics")) >= 1
+        assert len(pids_that_logged(log, event="request", path="/metrics")) >= 1
         served.stop()

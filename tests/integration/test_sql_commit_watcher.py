@@ -14,10 +14,6 @@ from adapters.sql.commit_watcher import CommitWatcher
 from adapters.sql.database import SqlDatabase
 
 
-def _until(condition: threading.Event, seconds: float = 10) -> bool:
-    return condition.wait(seconds)
-
-
 def test_a_commit_by_another_connection_wakes_and_quiet_does_not(tmp_path: Path) -> None:
     file = tmp_path / "orderly.db"
     database = SqlDatabase.from_url(f"sqlite:///{file}")
@@ -38,7 +34,7 @@ def test_a_commit_by_another_connection_wakes_and_quiet_does_not(tmp_path: Path)
         with other:
             other.execute("INSERT INTO t VALUES (1)")
         other.close()
-        assert _until(woken)
+        assert woken.wait(10)
         seen = len(wakes)
         time.sleep(0.1)
         assert len(wakes) == seen  # one commit, one wake
