@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Generic, TypeVar
 
 from adapters.memory.cloning import clone
+from core.domain.catalog import Product
 from core.domain.events import EventRecorder
 from core.domain.idempotency import IdempotencyRecord
 from core.domain.orders import Order, OrderStatus
@@ -105,6 +106,15 @@ class MemoryRepository(Generic[V]):
 
 def untracked(_: object) -> None:
     """For aggregates that record no events (payments, principals)."""
+
+
+class MemoryProductRepository(MemoryRepository[Product]):
+    def __init__(self, table: StagedTable[str, Product], track: Track) -> None:
+        super().__init__(table, "sku", "product", track)
+
+    def get_many(self, keys: Iterable[str], lock: bool = True) -> dict[str, Product]:
+        # One lock guards the whole store here: `lock` changes nothing.
+        return super().get_many(keys)
 
 
 class MemoryStockRepository(MemoryRepository[StockItem]):

@@ -9,6 +9,7 @@ from adapters.memory.repositories import (
     MemoryInbox,
     MemoryOrderRepository,
     MemoryPrincipalRepository,
+    MemoryProductRepository,
     MemoryRepository,
     MemoryReservationRepository,
     MemoryStockRepository,
@@ -49,7 +50,7 @@ class MemoryUnitOfWork(UnitOfWork):
             StagedTable(s.idempotency),
         ]
         products, stock, reservations, orders, payments, principals, idem = self._tables
-        self.products = MemoryRepository(products, "sku", "product", self.tracked.add)
+        self.products = MemoryProductRepository(products, self.tracked.add)
         self.stock = MemoryStockRepository(stock, self.tracked.add)
         self.reservations = MemoryReservationRepository(reservations)
         self.orders = MemoryOrderRepository(orders, self.tracked.add)

@@ -21,7 +21,17 @@ from core.domain.stock import Reservation, StockItem
 
 class ProductRepository(Protocol):
     def get(self, sku: str) -> Product | None: ...
-    def get_many(self, skus: Iterable[str]) -> dict[str, Product]: ...
+
+    def get_many(self, skus: Iterable[str], lock: bool = True) -> dict[str, Product]:
+        """The products that exist among `skus`, by SKU, locked for change (one query).
+
+        `lock=False` (placing an order, which only reads a product's price and flag):
+        read without a row lock, as last committed. A product changed meanwhile
+        counts as changed after the placement; a lock held to the placement's commit
+        would queue every order of a hot SKU behind the one before, and deadlock
+        with the foreign-key check of a stock update waiting for it."""
+        ...
+
     def add(self, product: Product) -> None: ...
     def save(self, product: Product) -> None: ...
 

@@ -116,7 +116,8 @@ class PlaceOrder:
 
     def _reserve_and_create(self, uow: UnitOfWork, cmd: PlaceOrderCommand) -> Order:
         skus = [ln.sku for ln in cmd.lines]
-        products = uow.products.get_many(skus)
+        # Unlocked: a placement only reads the price and the flag (see the port).
+        products = uow.products.get_many(skus, lock=False)
         problems = []
         for index, ln in enumerate(cmd.lines):
             product = products.get(ln.sku)

@@ -36,6 +36,7 @@ NOW = datetime(2026, 1, 1, tzinfo=UTC)
 HOT: list[tuple[str, Any, dict[str, Any]]] = [
     ("product by sku", repos.PRODUCT_GET, {"sku": "A"}),
     ("products by skus", repos.PRODUCTS_MANY, {"skus": ["A", "B"]}),
+    ("products by skus, unlocked", repos.PRODUCTS_MANY_UNLOCKED, {"skus": ["A", "B"]}),
     ("stock by sku", repos.STOCK_GET, {"sku": "A"}),
     ("stock by skus", repos.STOCK_MANY, {"skus": ["A", "B"]}),
     ("reservations of an order", repos.RESERVATIONS_OF_ORDER, {"order_id": "o"}),

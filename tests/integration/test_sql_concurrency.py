@@ -19,7 +19,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from adapters.sql.tables import orders, outbox, stock_reservations
 from adapters.system import FixedClock
@@ -173,3 +173,31 @@ def test_concurrent_retries_with_one_idempotency_key_place_one_order(
 @pytest.fixture
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return database_url_for(request, tmp_path)
+
+
+def test_a_placement_on_postgresql_waits_for_no_product_row_lock(postgres_url: str) -> None:
+    """A placement reads its products without a row lock. Held to its commit, that lock
+    queued every order of a hot SKU behind the one before, and it deadlocked with a
+    stock update's foreign-key check (`FOR KEY SHARE` on the product) in the worker,
+    which held the stock row the placement was about to reserve (seen in CI).
+
+    Another transaction holds both products' rows `FOR UPDATE`, as a price change
+    does, while an order is placed: the placement must finish without waiting."""
+    container = migrated_container(postgres_url)
+    stock_shop(container, UNITS)
+    placed: queue.Queue[str] = queue.Queue()
+    with container.database().engine.connect() as other:
+        other.execute(text("SELECT sku FROM products FOR UPDATE"))
+        thread = threading.Thread(target=lambda: placed.put(buy(container, 1)))
+        thread.start()
+        try:
+            # Generous: a placement that waits for the lock never finishes before it
+            # is released, whatever the machine's speed.
+            outcome = placed.get(timeout=30)
+        except queue.Empty:
+            outcome = "still waiting for the product rows"
+        finally:
+            other.rollback()
+            thread.join()
+    assert outcome == "placed"
+    container.database().dispose()

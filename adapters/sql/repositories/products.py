@@ -11,6 +11,7 @@ from adapters.sql.repositories.statements import (
     PRODUCT_INSERT,
     PRODUCT_UPDATE,
     PRODUCTS_MANY,
+    PRODUCTS_MANY_UNLOCKED,
 )
 from adapters.sql.repositories.write_queue import QueuedRepository, WriteQueue
 from core.domain.catalog import Product
@@ -31,14 +32,15 @@ class SqlProductRepository(QueuedRepository):
         rows = select_rows(self._conn, PRODUCT_GET, {"sku": sku})
         return self._loaded_product(rows[0]) if rows else None
 
-    def get_many(self, skus: Iterable[str]) -> dict[str, Product]:
+    def get_many(self, skus: Iterable[str], lock: bool = True) -> dict[str, Product]:
         wanted = sorted(set(skus))
         if not wanted:
             return {}
         self._queue.flush_for("products", wanted)
         stage = self._queue.stage
         if stage is None:
-            rows = select_rows(self._conn, PRODUCTS_MANY, {"skus": wanted})
+            statement = PRODUCTS_MANY if lock else PRODUCTS_MANY_UNLOCKED
+            rows = select_rows(self._conn, statement, {"skus": wanted})
             return {row["sku"]: self._loaded_product(row) for row in rows}
         # In a write group: each product read once per group (group_stage.py). No
         # staged write is a product's: members that write products send at commit.

@@ -26,12 +26,13 @@ from adapters.sql.tables import (
 from core.domain.orders import OrderStatus
 
 PRODUCT_GET = select(products).where(products.c.sku == bindparam("sku")).with_for_update()
-PRODUCTS_MANY = (
+# Locked in key order: concurrent loads cannot deadlock.
+PRODUCTS_MANY_UNLOCKED = (
     select(products)
     .where(products.c.sku.in_(bindparam("skus", expanding=True)))
-    .order_by(products.c.sku)  # locks in key order: concurrent loads cannot deadlock
-    .with_for_update()
+    .order_by(products.c.sku)
 )
+PRODUCTS_MANY = PRODUCTS_MANY_UNLOCKED.with_for_update()
 PRODUCT_INSERT = insert(products)
 PRODUCT_UPDATE = update(products).where(
     products.c.sku == bindparam("k_sku"), products.c.version == bindparam("k_version")
