@@ -105,7 +105,9 @@ class SqlUnitOfWork(UnitOfWork):
 
     def commit(self) -> list[EventEnvelope]:
         self._connection()
-        self._queue.flush()  # queued product and stock writes, in the same transaction
+        # Queued product and stock writes, in the same transaction; the stock
+        # reservations' row locks last of all (`_commit`).
+        self._queue.flush(late=False)
         return super().commit()
 
     def _write_outbox(self, envelopes: list[EventEnvelope]) -> None:
@@ -133,6 +135,8 @@ class SqlUnitOfWork(UnitOfWork):
         assert self._scope is not None
         if self._queue.stage is not None:
             self._queue.hand_over()  # sent when the group commits
+        else:
+            self._queue.flush_late()
         self._scope.commit()
 
     def _rollback(self) -> None:

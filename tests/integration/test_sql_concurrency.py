@@ -26,6 +26,7 @@ from adapters.system import FixedClock
 from core.domain.orders import RequestedLine
 from core.use_cases.ordering import PlaceOrderCommand, PlaceOrderResult
 from entrypoints.container import Container
+from tests.integration.messaging_support import wait_until
 from tests.integration.sql_shop import (
     HOT,
     PLENTY,
@@ -200,4 +201,52 @@ def test_a_placement_on_postgresql_waits_for_no_product_row_lock(postgres_url: s
             other.rollback()
             thread.join()
     assert outcome == "placed"
+    container.database().dispose()
+
+
+def test_a_placement_on_postgresql_locks_its_stock_rows_last(postgres_url: str) -> None:
+    """The conditional stock UPDATE comes after the placement's other writes (but the
+    reservations, which follow it): the hot rows stay locked for the UPDATE, the
+    reservations and the COMMIT only. Caught waiting for a stock row another
+    placement holds, the placement has already written its order and its outbox row
+    (it holds those tables' write locks), and not yet its reservations."""
+    container = migrated_container(postgres_url)
+    stock_shop(container, UNITS)
+    placed: queue.Queue[str] = queue.Queue()
+    engine = container.database().engine
+    # The activity view is read from a connection of its own, outside a transaction
+    # (within one, it is a snapshot taken at its first read).
+    with (
+        engine.connect() as other,
+        engine.connect().execution_options(isolation_level="AUTOCOMMIT") as watcher,
+    ):
+        # What a placement holds from its reservation to its COMMIT.
+        other.execute(text("UPDATE stock SET reserved = reserved WHERE sku = :sku"), {"sku": HOT})
+
+        def waiting_placement() -> int | None:
+            return watcher.execute(
+                text(
+                    "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+                    " AND wait_event_type = 'Lock' AND query LIKE 'UPDATE stock%'"
+                )
+            ).scalar()
+
+        thread = threading.Thread(target=lambda: placed.put(buy(container, 1)))
+        thread.start()
+        try:
+            wait_until(lambda: waiting_placement() is not None, "the placement to wait")
+            written = watcher.execute(
+                text(
+                    "SELECT c.relname FROM pg_locks l JOIN pg_class c ON c.oid = l.relation"
+                    " WHERE l.pid = :pid AND l.mode = 'RowExclusiveLock'"
+                ),
+                {"pid": waiting_placement()},
+            ).scalars()
+            tables = set(written)
+        finally:
+            other.rollback()
+            thread.join()
+    assert {"orders", "order_lines", "outbox"} <= tables, tables
+    assert "stock_reservations" not in tables, tables
+    assert placed.get_nowait() == "placed"
     container.database().dispose()

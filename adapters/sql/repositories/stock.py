@@ -98,7 +98,7 @@ class SqlStockRepository(QueuedRepository):
             # on what is there at that moment (no row: ConcurrencyConflict, and the use
             # case reads again and sees the shortage).
             values = {"k_sku": item.sku, "delta": item.reserved - unlocked[1]}
-            self._queue.put(WriteQueue.STOCK_UPDATES, "stock", item.sku, STOCK_RESERVE, values)
+            self._queue.put(WriteQueue.STOCK_RESERVES, "stock", item.sku, STOCK_RESERVE, values)
             self._loaded.pop(item.sku, None)  # its version moves on without us
         else:
             values = {

@@ -61,11 +61,19 @@ class WriteQueue:
         STOCK_UPDATES,
         ORDERS,
         ORDER_LINES,
-        RESERVATIONS,
         IDEMPOTENCY,
         OUTBOX,
-    ) = range(9)
-    STEPS = 9
+        STOCK_RESERVES,
+        RESERVATIONS,
+    ) = range(10)
+    STEPS = 10
+    # A placement's conditional stock UPDATEs on PostgreSQL (STOCK_RESERVE) take the
+    # hot rows' locks, held until COMMIT. The unit of work's commit sends them, and
+    # then the reservations, after everything else, its outbox rows and NOTIFY
+    # included (`flush(late=False)`, then `flush_late`): the locks are held for those
+    # two statements and the COMMIT. The reservations stay after the UPDATE: their
+    # foreign-key checks lock the stock rows (KEY SHARE), which taken first, in line
+    # order, could close a cycle with a transaction locking them FOR UPDATE.
 
     def __init__(self, conn: Connection, stage: Stage | None = None) -> None:
         self._conn = conn
@@ -96,8 +104,15 @@ class WriteQueue:
             else:
                 self.flush()
 
-    def flush(self) -> None:
-        """Send what is queued; in a write group, keep it for `hand_over`."""
+    def flush(self, late: bool = True) -> None:
+        """Send what is queued (with `late=False`, the steps before STOCK_RESERVES); in
+        a write group, keep it for `hand_over`."""
+        if self.stage is None:
+            self._send(self.STEPS if late else self.STOCK_RESERVES)
+
+    def flush_late(self) -> None:
+        """Send the steps `flush(late=False)` kept, last before COMMIT (outside a
+        write group)."""
         if self.stage is None:
             self._send()
 
@@ -108,9 +123,12 @@ class WriteQueue:
         self._dirty.clear()
         self.stage.take(steps)
 
-    def _send(self) -> None:
-        self._dirty.clear()
-        steps, self._steps = self._steps, [[] for _ in range(self.STEPS)]
+    def _send(self, upto: int = STEPS) -> None:
+        """Send the steps before `upto`; the rest stay queued."""
+        steps = self._steps[:upto]
+        self._steps = [[] for _ in range(upto)] + self._steps[upto:]
+        if upto == self.STEPS or not any(self._steps[upto:]):
+            self._dirty.clear()
         send_steps(self._conn, steps)
 
 
