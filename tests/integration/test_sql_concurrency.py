@@ -14,17 +14,24 @@ from __future__ import annotations
 
 import multiprocessing
 import queue
+import random
 import threading
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import Engine, create_engine, func, select, text
+from sqlalchemy.pool import NullPool
 
 from adapters.sql.tables import orders, outbox, stock_reservations
 from adapters.system import FixedClock
 from core.domain.orders import RequestedLine
-from core.use_cases.ordering import PlaceOrderCommand, PlaceOrderResult
+from core.domain.principals import Role
+from core.use_cases.catalog import CreateProductCommand
+from core.use_cases.inventory import AdjustStockCommand
+from core.use_cases.ordering import CancelOrderCommand, PlaceOrderCommand, PlaceOrderResult
+from core.use_cases.support import Actor
 from entrypoints.container import Container
 from tests.integration.messaging_support import wait_until
 from tests.integration.sql_shop import (
@@ -205,11 +212,10 @@ def test_a_placement_on_postgresql_waits_for_no_product_row_lock(postgres_url: s
 
 
 def test_a_placement_on_postgresql_locks_its_stock_rows_last(postgres_url: str) -> None:
-    """The conditional stock UPDATE comes after the placement's other writes (but the
-    reservations, which follow it): the hot rows stay locked for the UPDATE, the
-    reservations and the COMMIT only. Caught waiting for a stock row another
-    placement holds, the placement has already written its order and its outbox row
-    (it holds those tables' write locks), and not yet its reservations."""
+    """The conditional stock UPDATE is the placement's last statement before COMMIT:
+    the hot rows stay locked for that statement and the COMMIT only. Caught waiting
+    for a stock row another placement holds, the placement has already written its
+    order, its reservations and its outbox row (it holds those tables' write locks)."""
     container = migrated_container(postgres_url)
     stock_shop(container, UNITS)
     placed: queue.Queue[str] = queue.Queue()
@@ -246,7 +252,93 @@ def test_a_placement_on_postgresql_locks_its_stock_rows_last(postgres_url: str) 
         finally:
             other.rollback()
             thread.join()
-    assert {"orders", "order_lines", "outbox"} <= tables, tables
-    assert "stock_reservations" not in tables, tables
+    assert {"orders", "order_lines", "stock_reservations", "outbox"} <= tables, tables
     assert placed.get_nowait() == "placed"
     container.database().dispose()
+
+
+def _other_backends(engine: Engine) -> int:
+    with engine.connect() as conn:
+        return int(
+            conn.execute(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            ).scalar_one()
+        )
+
+
+def test_placements_cancellations_and_stock_changes_on_postgresql_never_deadlock(
+    postgres_url: str,
+) -> None:
+    """Everything that locks stock rows at once, on four SKUs: placements of two or
+    three lines in any order (reservations' foreign-key checks, then the reserving
+    UPDATE), cancellations releasing stock (FOR UPDATE, then versioned UPDATEs) and an
+    admin adjusting stock. The use cases retry a deadlock, so the server's own count
+    of deadlocks is what must stay at zero."""
+    container = migrated_container(postgres_url)
+    skus = [f"DL-{n}" for n in range(4)]
+    for sku in skus:
+        container.create_product()(CreateProductCommand(sku, sku, 100, on_hand=100_000))
+    placed: queue.Queue[str] = queue.Queue()
+    errors: list[BaseException] = []
+    admin = Actor("admin", Role.ADMIN)
+
+    def guarded(work: Callable[[int], None]) -> Callable[[int], None]:
+        def run(n: int) -> None:
+            try:
+                work(n)
+            except BaseException as exc:  # what the test looks for
+                errors.append(exc)
+
+        return run
+
+    @guarded
+    def place(seed: int) -> None:
+        rng = random.Random(seed)
+        for _ in range(40):
+            lines = [RequestedLine(sku, 1) for sku in rng.sample(skus, rng.choice((2, 3)))]
+            placed.put(str(container.place_order()(PlaceOrderCommand("c", lines)).order.id))
+
+    @guarded
+    def cancel(_: int) -> None:
+        for _ in range(40):
+            order_id = placed.get(timeout=60)
+            container.cancel_order()(CancelOrderCommand(order_id, admin))
+
+    @guarded
+    def adjust(seed: int) -> None:
+        rng = random.Random(seed)
+        for _ in range(40):
+            container.adjust_stock()(AdjustStockCommand(rng.choice(skus), 1, "restock"))
+
+    threads = [threading.Thread(target=place, args=(n,)) for n in range(4)]
+    threads += [threading.Thread(target=cancel, args=(n,)) for n in range(2)]
+    threads += [threading.Thread(target=adjust, args=(7,))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    # A backend reports its deadlocks to the statistics at the latest when it exits.
+    container.database().dispose()
+    engine = create_engine(postgres_url, poolclass=NullPool)
+    try:
+        wait_until(lambda: _other_backends(engine) == 0, "the placements' backends to exit")
+        with engine.connect() as conn:
+            deadlocks = conn.execute(
+                text("SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()")
+            ).scalar_one()
+            held: dict[str, int] = dict(
+                conn.execute(
+                    text("SELECT sku, sum(quantity) FROM stock_reservations GROUP BY sku")
+                ).all()
+            )
+            reserved: dict[str, int] = dict(
+                conn.execute(text("SELECT sku, reserved FROM stock")).all()
+            )
+    finally:
+        engine.dispose()
+    assert deadlocks == 0
+    assert {sku: reserved[sku] for sku in skus} == {sku: held.get(sku, 0) for sku in skus}

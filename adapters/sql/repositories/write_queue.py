@@ -10,7 +10,11 @@ from sqlalchemy import Connection, Executable
 
 from adapters.sql.bulk import execute_many
 from adapters.sql.repositories.base import Track, VersionedRepository, on_duplicate
-from adapters.sql.repositories.statements import ONE_ROW_EACH, STOCK_RESERVE
+from adapters.sql.repositories.statements import (
+    ONE_ROW_EACH,
+    RESERVATION_INSERT,
+    STOCK_RESERVE,
+)
 from adapters.sql.staged import Stage, Step
 from core.ports.errors import ConcurrencyConflict
 
@@ -30,6 +34,8 @@ def send_steps(conn: Connection, steps: Iterable[Step]) -> None:
             batch = [params for _, params in queued[start:end]]
             if statement is STOCK_RESERVE:  # rows locked in SKU order: no deadlock
                 batch.sort(key=lambda params: str(params["k_sku"]))
+            elif statement is RESERVATION_INSERT:  # the foreign-key checks' locks too
+                batch.sort(key=lambda params: str(params["sku"]))
             rowcount = on_duplicate(_added_concurrently, execute_many, conn, statement, batch)
             if statement in ONE_ROW_EACH and rowcount != len(batch):
                 raise ConcurrencyConflict("a row was changed by another transaction")
@@ -63,17 +69,19 @@ class WriteQueue:
         ORDER_LINES,
         IDEMPOTENCY,
         OUTBOX,
-        STOCK_RESERVES,
         RESERVATIONS,
+        STOCK_RESERVES,
     ) = range(10)
     STEPS = 10
     # A placement's conditional stock UPDATEs on PostgreSQL (STOCK_RESERVE) take the
-    # hot rows' locks, held until COMMIT. The unit of work's commit sends them, and
-    # then the reservations, after everything else, its outbox rows and NOTIFY
-    # included (`flush(late=False)`, then `flush_late`): the locks are held for those
-    # two statements and the COMMIT. The reservations stay after the UPDATE: their
-    # foreign-key checks lock the stock rows (KEY SHARE), which taken first, in line
-    # order, could close a cycle with a transaction locking them FOR UPDATE.
+    # hot rows' locks, held until COMMIT. The unit of work's commit sends them after
+    # everything else, its outbox rows, NOTIFY and reservations included
+    # (`flush(late=False)`, then `flush_late`): the locks are held for that statement
+    # and the COMMIT only. The reservations' foreign-key checks lock the stock rows
+    # first (KEY SHARE, which only FOR UPDATE waits for), so they are inserted in SKU
+    # order, the order in which every transaction locks stock rows FOR UPDATE: no
+    # cycle (docs/decisions/0028-a-placements-row-locks-on-postgresql.md).
+    LATE = RESERVATIONS
 
     def __init__(self, conn: Connection, stage: Stage | None = None) -> None:
         self._conn = conn
@@ -105,10 +113,10 @@ class WriteQueue:
                 self.flush()
 
     def flush(self, late: bool = True) -> None:
-        """Send what is queued (with `late=False`, the steps before STOCK_RESERVES); in
-        a write group, keep it for `hand_over`."""
+        """Send what is queued (with `late=False`, the steps before LATE); in a write
+        group, keep it for `hand_over`."""
         if self.stage is None:
-            self._send(self.STEPS if late else self.STOCK_RESERVES)
+            self._send(self.STEPS if late else self.LATE)
 
     def flush_late(self) -> None:
         """Send the steps `flush(late=False)` kept, last before COMMIT (outside a
