@@ -136,7 +136,7 @@ class SqlUnitOfWork(UnitOfWork):
         if self._queue.stage is not None:
             self._queue.hand_over()  # sent when the group commits
         else:
-            self._queue.flush_late()
+            self._queue.flush()  # what `commit` kept back: the stock locks, last
         self._scope.commit()
 
     def _rollback(self) -> None:

@@ -45,8 +45,13 @@ def test_unknown_product_is_none_and_get_many_returns_only_known(backend: Backen
         assert uow.products.get("NOPE") is None
         found = uow.products.get_many(["B-1", "NOPE", "A-1"])
         assert uow.products.get_many([]) == {}
+        unlocked = uow.products.get_many(["B-1", "NOPE", "A-1"], lock=False)
     assert sorted(found) == ["A-1", "B-1"]
     assert found["A-1"].sku == "A-1"
+    # A placement's read sees the same products, prices and flags.
+    assert {sku: (p.price, p.active, p.version) for sku, p in unlocked.items()} == {
+        sku: (p.price, p.active, p.version) for sku, p in found.items()
+    }
 
 
 def test_product_save_persists_changes_and_version(backend: Backend) -> None:

@@ -229,24 +229,29 @@ def test_a_placement_on_postgresql_locks_its_stock_rows_last(postgres_url: str) 
         # What a placement holds from its reservation to its COMMIT.
         other.execute(text("UPDATE stock SET reserved = reserved WHERE sku = :sku"), {"sku": HOT})
 
-        def waiting_placement() -> int | None:
-            return watcher.execute(
-                text(
-                    "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
-                    " AND wait_event_type = 'Lock' AND query LIKE 'UPDATE stock%'"
-                )
-            ).scalar()
+        waiting: list[int] = []  # the placement's backend, once it waits on the row
+
+        def placement_waits() -> bool:
+            waiting.extend(
+                watcher.execute(
+                    text(
+                        "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+                        " AND wait_event_type = 'Lock' AND query LIKE 'UPDATE stock%'"
+                    )
+                ).scalars()
+            )
+            return bool(waiting)
 
         thread = threading.Thread(target=lambda: placed.put(buy(container, 1)))
         thread.start()
         try:
-            wait_until(lambda: waiting_placement() is not None, "the placement to wait")
+            wait_until(placement_waits, "the placement to wait")
             written = watcher.execute(
                 text(
                     "SELECT c.relname FROM pg_locks l JOIN pg_class c ON c.oid = l.relation"
                     " WHERE l.pid = :pid AND l.mode = 'RowExclusiveLock'"
                 ),
-                {"pid": waiting_placement()},
+                {"pid": waiting[0]},
             ).scalars()
             tables = set(written)
         finally:

@@ -76,7 +76,7 @@ class WriteQueue:
     # A placement's conditional stock UPDATEs on PostgreSQL (STOCK_RESERVE) take the
     # hot rows' locks, held until COMMIT. The unit of work's commit sends them after
     # everything else, its outbox rows, NOTIFY and reservations included
-    # (`flush(late=False)`, then `flush_late`): the locks are held for that statement
+    # (`flush(late=False)`, then `flush()`): the locks are held for that statement
     # and the COMMIT only. The reservations' foreign-key checks lock the stock rows
     # first (KEY SHARE, which only FOR UPDATE waits for), so they are inserted in SKU
     # order, the order in which every transaction locks stock rows FOR UPDATE: no
@@ -118,12 +118,6 @@ class WriteQueue:
         if self.stage is None:
             self._send(self.STEPS if late else self.LATE)
 
-    def flush_late(self) -> None:
-        """Send the steps `flush(late=False)` kept, last before COMMIT (outside a
-        write group)."""
-        if self.stage is None:
-            self._send()
-
     def hand_over(self) -> None:
         """At commit in a write group: the queued writes become the group's."""
         assert self.stage is not None
@@ -135,7 +129,7 @@ class WriteQueue:
         """Send the steps before `upto`; the rest stay queued."""
         steps = self._steps[:upto]
         self._steps = [[] for _ in range(upto)] + self._steps[upto:]
-        if upto == self.STEPS or not any(self._steps[upto:]):
+        if not any(self._steps[upto:]):
             self._dirty.clear()
         send_steps(self._conn, steps)
 
