@@ -75,6 +75,12 @@ os.register_at_fork(after_in_child=_forked)
 _RANDOM = _RandomBytes()  # one page per thread, shared by every generator
 
 
+def random_hex(count: int) -> str:
+    """`count` random bytes as hex (2 x count digits), from the same per-thread page:
+    the HTTP edge's request ids, one per request."""
+    return _RANDOM.take(count).hex()
+
+
 class UuidGenerator:
     """Time-ordered ids: UUID version 7 (RFC 9562), 48 bits of Unix milliseconds, then
     74 random bits.

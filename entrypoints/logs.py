@@ -22,6 +22,7 @@ import logging
 import os
 import sys
 import threading
+import time
 from collections.abc import MutableMapping
 from datetime import UTC, datetime
 from typing import Any, TextIO
@@ -83,6 +84,26 @@ class _StreamLoggerFactory:
         return _StreamLogger(self._stream, self._lock, name)
 
 
+class _UtcStamp:
+    """`datetime.now(UTC).isoformat()` with Z for +00:00, the same text, with the date and
+    time of day formatted once a second: the access line's timestamp was a third of
+    its cost (in place in a loaded app; formatting a datetime is slow)."""
+
+    def __init__(self) -> None:
+        self._second: tuple[int, str] = (-1, "")  # replaced whole: threads share it
+
+    def __call__(self) -> str:
+        second, micros = divmod(time.time_ns() // 1000, 1_000_000)
+        cached = self._second
+        if cached[0] != second:
+            cached = self._second = (second, datetime.fromtimestamp(second, UTC).isoformat()[:19])
+        # isoformat leaves the fraction out when it is zero
+        return f"{cached[1]}.{micros:06d}Z" if micros else f"{cached[1]}Z"
+
+
+utc_stamp = _UtcStamp()
+
+
 class AccessLog:
     """Writes a logger's INFO lines as structlog would (same keys, same order: the
     fields, `event`, the bound context, correlation and trace ids, `pid`, `level`,
@@ -114,7 +135,7 @@ class AccessLog:
         fields.setdefault("pid", os.getpid())
         fields["level"] = "info"
         fields["logger"] = self._name
-        fields["timestamp"] = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+        fields["timestamp"] = utc_stamp()
         logger.msg(_ENCODER.encode(fields).decode())
 
 

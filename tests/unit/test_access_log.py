@@ -87,3 +87,25 @@ def test_a_standard_library_line_keeps_its_keys_without_caller_or_thread_details
     }  # fmt: skip
     assert line["event"] == "customer_notified" and line["detail"] == "paid"
     assert logging.getLogger("x").makeRecord("x", 20, "f", 1, "m", (), None).threadName is None
+
+
+@pytest.mark.parametrize(
+    "ns",
+    [1_764_648_000_000_000_000, 1_764_648_000_000_001_999, 1_764_648_059_999_999_999],
+    ids=["whole second", "one microsecond", "end of a minute"],
+)
+def test_the_access_lines_timestamp_is_datetimes_isoformat(
+    ns: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """utc_stamp formats the date once a second; its text is datetime's own, with Z, and
+    without a fraction when the microseconds are zero, as isoformat does."""
+    import time
+    from datetime import UTC, datetime
+
+    from entrypoints.logs import _UtcStamp
+
+    stamp = _UtcStamp()
+    for at in (ns, ns + 1_000, ns + 1_000_000_000):  # the same second, then the next
+        monkeypatch.setattr(time, "time_ns", lambda at=at: at)
+        expected = datetime.fromtimestamp(at // 1000 / 1_000_000, UTC).isoformat()
+        assert stamp() == expected.replace("+00:00", "Z")

@@ -101,3 +101,12 @@ def test_a_delivery_run_until_parked_stamps_its_id(store: MemoryStore) -> None:
         assert dispatcher.run_or_park(handler, _event(3, "corr-3"))
         dispatcher.deliver([_event(4, "corr-4"), _event(5, "corr-5")])  # batch fails: parked path
     assert _stamped(store) == {"SKU-3": "corr-3", "SKU-4": "corr-4", "SKU-5": "corr-5"}
+
+
+def test_a_correlation_block_restores_the_outer_id_when_its_work_fails() -> None:
+    with correlation("outer"):
+        with pytest.raises(RuntimeError), correlation("inner"):
+            assert current_correlation_id() == "inner"
+            raise RuntimeError("the work failed")
+        assert current_correlation_id() == "outer"
+    assert current_correlation_id() is None

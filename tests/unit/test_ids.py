@@ -85,3 +85,14 @@ def test_random_bits_are_never_handed_out_twice_across_threads_or_a_fork() -> No
     rand_mask = (0xFFF << 64) | ((1 << 62) - 1)
     randoms = [uuid.UUID(text).int & rand_mask for text in made + child]
     assert len(randoms) == 1 + 4 * 1500 + 100 == len(set(randoms))
+
+
+def test_random_hex_gives_fresh_hex_digits_of_the_asked_length() -> None:
+    """The HTTP edge's request ids (adapters/system.py `random_hex`): the per-thread
+    page's bytes as hex, never the same twice."""
+    from adapters.system import random_hex
+
+    made = [random_hex(16) for _ in range(2000)]  # crosses several 4 KiB pages
+    assert all(len(text) == 32 and int(text, 16) >= 0 for text in made)
+    assert len(set(made)) == len(made)
+    assert len(random_hex(5)) == 10
