@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from functools import partial
+from typing import Any
 
-from litestar import Controller, Response
+from litestar import Controller, Request, Response
 from litestar.datastructures import ResponseHeader
 from litestar.di import NamedDependency
 from litestar.openapi import ResponseSpec
@@ -19,11 +20,11 @@ from core.use_cases.ordering import (
 )
 from entrypoints.http.auth import admin_only, customer_only
 from entrypoints.http.controllers.params import (
+    IDEMPOTENCY_KEY,
+    IF_MATCH,
+    IF_NONE_MATCH,
     Cursor,
     CustomerFilter,
-    IdempotencyKey,
-    IfMatch,
-    IfNoneMatch,
     Limit,
     OrderIdPath,
     StatusFilter,
@@ -31,6 +32,7 @@ from entrypoints.http.controllers.params import (
 from entrypoints.http.dependencies import Services
 from entrypoints.http.etags import etag, expected_version, none_match
 from entrypoints.http.handlers import get, post
+from entrypoints.http.header_params import documented
 from entrypoints.http.openapi_docs import operation
 from entrypoints.http.openapi_links import PLACED_ORDER
 from entrypoints.http.schemas import EventList, EventOut, OrderOut, OrderPage, PlaceOrderIn
@@ -57,7 +59,7 @@ class OrderController(Controller):
         post, "/", "placeOrder", "Place an order", 400, 403, 409, 413, 422,
         guards=[customer_only],
         status_code=201,
-        operation_class=PLACED_ORDER,
+        operation_class=documented(IDEMPOTENCY_KEY, base=PLACED_ORDER),
         response_headers=[
             *ORDER_HEADERS,
             ResponseHeader(name="Location", documentation_only=True, description="The order"),
@@ -72,11 +74,12 @@ class OrderController(Controller):
         self,
         data: JSONBody[PlaceOrderIn],
         services: NamedDependency[Services],
-        idempotency_key: IdempotencyKey = None,
+        request: Request[Any, Any, Any],
     ) -> Response[OrderOut]:
         """Place an order (customer): every line is reserved, or nothing is.
         409 `insufficient_stock` with `shortages`; 422 for an unknown or inactive SKU or a
         repeated SKU; 422 `idempotency_key_reused` for a known key with another body."""
+        idempotency_key = IDEMPOTENCY_KEY.read(request)
         command = PlaceOrderCommand(
             customer_id=services.actor.principal_id,
             lines=[RequestedLine(ln.sku, ln.quantity) for ln in data.lines],
@@ -110,14 +113,16 @@ class OrderController(Controller):
         get, ONE, "getOrder", "Get an order", 404, 422,
         responses={304: ResponseSpec(None, description="Not modified (If-None-Match matched)")},
         response_headers=ORDER_HEADERS,
+        operation_class=documented(IF_NONE_MATCH),
     )  # fmt: skip
     async def get_order(
         self,
         order_id: OrderIdPath,
         services: NamedDependency[Services],
-        if_none_match: IfNoneMatch = None,
+        request: Request[Any, Any, Any],
     ) -> Response[OrderOut]:
         """One order (owner or admin) with a strong ETag; If-None-Match gives 304."""
+        if_none_match = IF_NONE_MATCH.read(request)
         queries, actor = services.order_queries, services.actor
         view = await services.offload.read(lambda: queries.get(order_id, actor))
         if none_match(if_none_match, view.version):
@@ -132,15 +137,17 @@ class OrderController(Controller):
         post, f"{ONE}/cancel", "cancelOrder", "Cancel an order", 404, 409, 412, 422,
         status_code=200,
         response_headers=ORDER_HEADERS,
+        operation_class=documented(IF_MATCH),
     )  # fmt: skip
     async def cancel(
         self,
         order_id: OrderIdPath,
         services: NamedDependency[Services],
-        if_match: IfMatch = None,
+        request: Request[Any, Any, Any],
     ) -> Response[OrderOut]:
         """Cancel (owner or admin): stock is released and a paid order refunded. Cancelling
         a cancelled order is a no-op; a shipped one is 409. If-Match is honoured (412)."""
+        if_match = IF_MATCH.read(request)
         actor, queries = services.actor, services.order_queries
         cancel_order = services.cancel_order
 

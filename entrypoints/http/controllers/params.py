@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from litestar.params import HeaderParameter, PathParameter, QueryParameter
+from litestar.params import PathParameter, QueryParameter
 
 from core.domain.catalog import SKU_PATTERN, SKU_RULE
 from core.domain.idempotency import KEY_MAX
 from core.domain.limits import MAX_ID_LENGTH
 from core.domain.orders import OrderStatus
 from core.use_cases.support import MAX_PAGE
+from entrypoints.http.header_params import HeaderParam
 
 SkuPath = Annotated[str, PathParameter(pattern=SKU_PATTERN.pattern, description=SKU_RULE)]
 OrderIdPath = Annotated[
@@ -33,27 +34,19 @@ CustomerFilter = Annotated[
     str | None,
     QueryParameter(max_length=MAX_ID_LENGTH, description="Admins only: one customer's orders"),
 ]
+# Headers are read from the scope in the handler, not declared (header_params.py says why).
 IDEMPOTENCY_HEADER = "Idempotency-Key"
-IdempotencyKey = Annotated[
-    str | None,
-    HeaderParameter(
-        name=IDEMPOTENCY_HEADER,
-        min_length=1,
-        max_length=KEY_MAX,
-        pattern="^[!-~]+$",
-        description=f"1-{KEY_MAX} visible ASCII characters; a retry with the same key and body "
-        "replays the first response (kept at least 24 hours)",
-    ),
-]
-IfNoneMatch = Annotated[
-    str | None,
-    HeaderParameter(name="If-None-Match", max_length=1024, description="ETags from previous reads"),
-]
-IfMatch = Annotated[
-    str | None,
-    HeaderParameter(
-        name="If-Match",
-        max_length=1024,
-        description="Cancel only if the order still has this ETag (412 otherwise)",
-    ),
-]
+IDEMPOTENCY_KEY = HeaderParam(
+    IDEMPOTENCY_HEADER,
+    f"1-{KEY_MAX} visible ASCII characters; a retry with the same key and body "
+    "replays the first response (kept at least 24 hours)",
+    max_length=KEY_MAX,
+    min_length=1,
+    pattern="^[!-~]+$",
+)
+IF_NONE_MATCH = HeaderParam("If-None-Match", "ETags from previous reads", max_length=1024)
+IF_MATCH = HeaderParam(
+    "If-Match",
+    "Cancel only if the order still has this ETag (412 otherwise)",
+    max_length=1024,
+)
