@@ -1,18 +1,35 @@
 """POST and GET /v1/orders: `orderly serve` against the flat reference, in one run.
 
     .venv/bin/python -m benchmarks.bench_http_orders [--rounds 3] [--duration 10] [--conns 32]
+        [--storage sqlite|postgres] [--workers 1] [--spread]
+        [--pg-url postgresql://postgres@127.0.0.1:5432]
+
+    # the PostgreSQL target: 2 workers each, 3 of 100 SKUs per order
+    .venv/bin/python -m benchmarks.bench_http_orders --storage postgres --workers 2 --spread
 
 Orderly runs as a user runs it (`orderly serve`, its defaults: INFO logs,
 metrics, rate limiting, authentication, in-process messaging, delivered by the
-process `serve` starts beside itself; only the rate limit is raised so the load
-is not refused) on a fresh SQLite file; the reference is
-`benchmarks/flat_reference.py` (two plain handlers over raw sqlite3) under
-uvicorn. wrk (`apt-get install wrk`) drives both with the same load, rounds
-alternating, so both see the same machine. Besides requests per second it
-prints each server's CPU time per request (from /proc, with every child
-process's: Orderly's delivery process counts), which holds still when other
-work shares the machine, and Orderly's outbox backlog after each POST round with
-the time its delivery took to drain it.
+process `serve` starts beside itself on SQLite; only the rate limit is raised so
+the load is not refused) on a fresh SQLite file, or with `--storage postgres` on
+a fresh PostgreSQL database; the reference is `benchmarks/flat_reference.py`
+(two plain handlers over raw sqlite3, or over one psycopg connection per process
+on a second fresh database) under uvicorn. Both get `--workers N` (`orderly serve
+--workers N`, `uvicorn --workers N`: one connection per reference worker). The
+two databases, `bench_http_<pid>_o` and `bench_http_<pid>_r` on the server
+named by `--pg-url` (trust authentication, no password), are created through
+psycopg and dropped WITH (FORCE) at the end, also when the run fails.
+
+wrk (`apt-get install wrk`) drives both with the same load, rounds alternating,
+so both see the same machine. Each POST orders 3 lines: of the same 3 hot SKUs,
+or with `--spread` of 3 distinct SKUs of the 100 drawn per request (the same
+work with little contention on the stock rows). Besides requests per second it
+prints each server's CPU time per request (from /proc, with every descendant
+process's: Orderly's delivery process and every worker count), which holds still
+when other work shares the machine, and Orderly's outbox backlog after each POST
+round with the time its delivery took to drain it. On PostgreSQL that CPU time
+leaves out the database server's: the queries' own work runs in the PostgreSQL
+backends, which are not the servers' descendants, so it compares the Python
+side of both (and wrk and PostgreSQL share the same cores).
 """
 
 from __future__ import annotations
@@ -30,12 +47,13 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
-from typing import Any
+from typing import Any, LiteralString
 
 HERE = Path(__file__).resolve().parent
 BIN = Path(sys.executable).parent
 REF_KEY = "reference-key-0123456789abcdef0123456789"
 BODY = {"lines": [{"sku": f"SKU-{n:06d}", "quantity": n} for n in (1, 2, 3)]}
+SKUS = 100  # products SKU-000001.. made by _prepare (and by the reference)
 TICK = os.sysconf("SC_CLK_TCK")
 
 
@@ -74,7 +92,7 @@ def _prepare(env: dict[str, str], work: Path) -> tuple[str, str]:
     csv = work / "products.csv"
     csv.write_text(
         "sku,name,price,on_hand\n"
-        + "".join(f"SKU-{n:06d},Bench {n},1000,1000000000\n" for n in range(1, 101))
+        + "".join(f"SKU-{n:06d},Bench {n},1000,1000000000\n" for n in range(1, SKUS + 1))
     )
     _orderly(env, "products", "import", str(csv))
     return str(created["api_key"]), str(created["id"])
@@ -117,6 +135,29 @@ wrk.headers["Authorization"] = "Bearer {key}"
 wrk.body = '{body}'
 """
 LUA_GET = 'wrk.headers["Authorization"] = "Bearer {key}"\n'
+# --spread: 3 distinct SKUs of SKU-000001..SKU-000100 per request, a seed per wrk thread.
+LUA_POST_SPREAD = """wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer @KEY@"
+local threads = 0
+function setup(thread)
+  threads = threads + 1
+  thread:set("id", threads)
+end
+function init(args)
+  math.randomseed(os.time() * 100 + id)
+end
+function request()
+  local a = math.random(1, @SKUS@)
+  local b = a
+  while b == a do b = math.random(1, @SKUS@) end
+  local c = a
+  while c == a or c == b do c = math.random(1, @SKUS@) end
+  local body = string.format('{"lines":[{"sku":"SKU-%06d","quantity":1},'
+    .. '{"sku":"SKU-%06d","quantity":2},{"sku":"SKU-%06d","quantity":3}]}', a, b, c)
+  return wrk.format(nil, nil, nil, body)
+end
+"""
 
 
 def _wrk(url: str, lua: str, args: argparse.Namespace, pid: int, scripts: Path) -> dict[str, Any]:
@@ -161,41 +202,106 @@ def _backlog(env: dict[str, str]) -> int:
     return int(json.loads(out)["backlog"])
 
 
+def _pg_admin(pg_url: str, statement: LiteralString, database: str) -> None:
+    """`statement`, its {} the database's quoted name, on the server's `postgres`
+    database outside a transaction (CREATE and DROP DATABASE)."""
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(f"{pg_url}/postgres", autocommit=True) as conn:
+        conn.execute(sql.SQL(statement).format(sql.Identifier(database)))
+
+
+def _settle(pid: int, timeout: float = 60.0) -> None:
+    """Wait until a server's processes are idle: with several workers the first answer
+    comes from the first one up, while the others may still be starting."""
+    deadline, before = time.monotonic() + timeout, _cpu_seconds(pid)
+    while time.monotonic() < deadline:
+        time.sleep(0.5)
+        now = _cpu_seconds(pid)
+        if now - before < 0.05:
+            return
+        before = now
+
+
+def _stop(server: subprocess.Popen[bytes]) -> None:
+    server.terminate()
+    try:
+        server.wait(30)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait(10)
+
+
+def _post_lua(key: str, spread: bool) -> str:
+    if spread:
+        return LUA_POST_SPREAD.replace("@KEY@", key).replace("@SKUS@", str(SKUS))
+    return LUA_POST.format(key=key, body=json.dumps(BODY))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--conns", type=int, default=32)
+    parser.add_argument("--storage", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument(
+        "--workers", type=int, default=1, help="serving processes of each server (default 1)"
+    )
+    parser.add_argument(
+        "--spread", action="store_true", help="3 of 100 SKUs per POST, not the same 3 hot ones"
+    )
+    parser.add_argument(
+        "--pg-url",
+        default="postgresql://postgres@127.0.0.1:5432",
+        help="the PostgreSQL server, without a database (--storage postgres)",
+    )
     args = parser.parse_args()
+    pg_url = args.pg_url.rstrip("/")
     work = Path(tempfile.mkdtemp(prefix="bench-http-"))
-    env = _serving_env(f"sqlite:///{work}/orderly.db")
-    key, _ = _prepare(env, work)
-    orderly = str(BIN / "orderly")
-    p1, p2 = _port(), _port()
-    servers = [
-        subprocess.Popen(
-            [orderly, "serve", "--port", str(p1)],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        ),
-        subprocess.Popen(
-            [
-                str(BIN / "uvicorn"),
-                "benchmarks.flat_reference:app",
-                "--port",
-                str(p2),
-                "--no-access-log",
-                "--log-level",
-                "warning",
-            ],
-            env={**os.environ, "REF_DB": str(work / "reference.db"), "REF_KEY": REF_KEY},
-            cwd=HERE.parent,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        ),
-    ]
+    created: list[str] = []
+    servers: list[subprocess.Popen[bytes]] = []
     try:
+        if args.storage == "postgres":
+            names = {side: f"bench_http_{os.getpid()}_{side}" for side in ("o", "r")}
+            for name in names.values():
+                _pg_admin(pg_url, "CREATE DATABASE {}", name)
+                created.append(name)
+            orderly_db = pg_url.replace("postgresql://", "postgresql+psycopg://", 1)
+            env = _serving_env(f"{orderly_db}/{names['o']}")
+            ref_env = {"REF_PG": f"{pg_url}/{names['r']}"}
+        else:
+            env = _serving_env(f"sqlite:///{work}/orderly.db")
+            ref_env = {"REF_DB": str(work / "reference.db")}
+        key, _ = _prepare(env, work)
+        p1, p2 = _port(), _port()
+        workers = ["--workers", str(args.workers)]
+        servers.append(
+            subprocess.Popen(
+                [str(BIN / "orderly"), "serve", "--port", str(p1), *workers],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        )
+        servers.append(
+            subprocess.Popen(
+                [
+                    str(BIN / "uvicorn"),
+                    "benchmarks.flat_reference:app",
+                    "--port",
+                    str(p2),
+                    *workers,
+                    "--no-access-log",
+                    "--log-level",
+                    "warning",
+                ],
+                env={**os.environ, **ref_env, "REF_KEY": REF_KEY},
+                cwd=HERE.parent,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        )
         ours, ref = f"http://127.0.0.1:{p1}", f"http://127.0.0.1:{p2}"
         _wait(ours + "/health/live")
         for _ in range(300):  # the reference answers 404 on / once it is up
@@ -205,18 +311,22 @@ def main() -> None:
                 break
             except Exception:
                 time.sleep(0.1)
-        body = json.dumps(BODY)
-        post = {
-            "o": LUA_POST.format(key=key, body=body),
-            "r": LUA_POST.format(key=REF_KEY, body=body),
-        }
+        if args.workers > 1:
+            for server in servers:
+                _settle(server.pid)
+        post = {"o": _post_lua(key, args.spread), "r": _post_lua(REF_KEY, args.spread)}
         results: dict[str, list[dict[str, Any]]] = {
             "post_o": [],
             "post_r": [],
             "get_o": [],
             "get_r": [],
         }
-        print(f"wrk -t2 -c{args.conns} -d{args.duration}s, {args.rounds} rounds, SQLite")
+        storage = "PostgreSQL" if args.storage == "postgres" else "SQLite"
+        load = f"3 of {SKUS} SKUs per POST" if args.spread else "3 hot SKUs"
+        print(
+            f"wrk -t2 -c{args.conns} -d{args.duration}s, {args.rounds} rounds, {storage}, "
+            f"{args.workers} worker(s) each, {load}"
+        )
         print("round | orderly POST rps non2xx p99 cpu-ms/req | backlog drain-s | reference POST")
         for r in range(args.rounds):
             a = _wrk(ours + "/v1/orders", post["o"], args, servers[0].pid, work)
@@ -253,8 +363,12 @@ def main() -> None:
             )
     finally:
         for server in servers:
-            server.terminate()
-            server.wait(10)
+            _stop(server)
+        for name in created:
+            try:
+                _pg_admin(pg_url, "DROP DATABASE IF EXISTS {} WITH (FORCE)", name)
+            except Exception as exc:
+                print(f"could not drop database {name}: {exc}", file=sys.stderr)
         shutil.rmtree(work, ignore_errors=True)
 
 
