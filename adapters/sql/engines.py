@@ -119,9 +119,27 @@ def _sqlite_engine(url: URL, busy_timeout: float) -> Engine:
     def _on_begin(conn: Connection) -> None:
         mode = conn.get_execution_options().get(BEGIN_OPTION, "DEFERRED")
         if mode != NO_BEGIN:
-            conn.exec_driver_sql(f"BEGIN {mode}")
+            _begin_on_driver(conn, f"BEGIN {mode}")
 
     return engine
+
+
+def _begin_on_driver(conn: Connection, sql: str) -> None:
+    """BEGIN on the driver's connection. Through `exec_driver_sql` it paid SQLAlchemy's
+    execution context (events, cursor wrapper, result) on every write transaction, more
+    than SQLite's BEGIN itself; a failure is wrapped as that would have wrapped it."""
+    dbapi_conn = conn.connection.dbapi_connection
+    try:
+        dbapi_conn.execute(sql)  # type: ignore[union-attr]
+    except conn.dialect.loaded_dbapi.Error as exc:
+        lost = bool(conn.dialect.is_disconnect(exc, dbapi_conn, None))
+        wrapped = sa_exc.DBAPIError.instance(
+            sql, (), exc, conn.dialect.loaded_dbapi.Error, connection_invalidated=lost,
+            dialect=conn.dialect,
+        )  # fmt: skip
+        if lost:
+            conn.invalidate(exc)
+        raise wrapped from exc
 
 
 def configure_sqlite(dbapi_conn: Any, busy_timeout: float) -> None:

@@ -141,6 +141,30 @@ def test_sqlite_write_units_of_work_take_the_write_lock_at_begin(tmp_path: Path)
         database.dispose()
 
 
+def test_a_write_begun_while_another_process_writes_is_a_conflict_and_leaves_nothing_held(
+    tmp_path: Path,
+) -> None:
+    """BEGIN IMMEDIATE runs on the driver's connection (adapters/sql/engines.py): when
+    SQLite's busy timeout runs out it is the core's ConcurrencyConflict, as through
+    SQLAlchemy, and the next unit of work begins normally."""
+    path = tmp_path / "x.db"
+    database = SqlDatabase.from_url(f"sqlite:///{path}", busy_timeout=0.05)
+    factory = SqlUnitOfWorkFactory(database, UuidGenerator(), FixedClock())
+    other = sqlite3.connect(path, timeout=0, isolation_level=None)
+    try:
+        with factory():  # a first write: the file exists, in WAL mode
+            pass
+        other.execute("BEGIN IMMEDIATE")
+        with pytest.raises(ConcurrencyConflict, match="busy"), factory():
+            pass
+        other.execute("ROLLBACK")
+        with factory() as uow:
+            uow.commit()
+    finally:
+        other.close()
+        database.dispose()
+
+
 def test_a_nested_write_unit_of_work_on_sqlite_fails_at_once(tmp_path: Path) -> None:
     database = SqlDatabase.from_url(f"sqlite:///{tmp_path / 'x.db'}")
     factory = SqlUnitOfWorkFactory(database, UuidGenerator(), FixedClock())
