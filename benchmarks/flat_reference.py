@@ -82,6 +82,32 @@ class OrderIn(msgspec.Struct):
     lines: list[LineIn]
 
 
+def _refuse_invalid(data: OrderIn) -> None:
+    if not 1 <= len(data.lines) <= 100 or any(not 1 <= ln.quantity <= 1000 for ln in data.lines):
+        raise HTTPException(status_code=422)
+
+
+def _order_out(
+    order: tuple[Any, ...], lines: list[dict[str, Any]], created_at: str
+) -> dict[str, Any]:
+    """The 201/200 body: `order` is (id, customer_id, status, total, version)."""
+    order_id, customer, status, total, version = order
+    return {
+        "id": order_id,
+        "customer_id": customer,
+        "status": status,
+        "lines": lines,
+        "total": total,
+        "currency": "EUR",
+        "version": version,
+        "created_at": created_at,
+    }
+
+
+def _lines_out(rows: Any) -> list[dict[str, Any]]:
+    return [{"sku": sku, "quantity": q, "unit_price": p, "line_total": q * p} for sku, q, p in rows]
+
+
 def _customer(request: Request[Any, Any, Any]) -> str:
     token = request.headers.get("authorization", "").removeprefix("Bearer ")
     digest = hashlib.sha256(token.encode()).hexdigest()
@@ -94,8 +120,7 @@ def _customer(request: Request[Any, Any, Any]) -> str:
 @post("/v1/orders")
 async def place(request: Request[Any, Any, Any], data: OrderIn) -> dict[str, Any]:
     customer = _customer(request)
-    if not 1 <= len(data.lines) <= 100 or any(not 1 <= ln.quantity <= 1000 for ln in data.lines):
-        raise HTTPException(status_code=422)
+    _refuse_invalid(data)
     order_id, now = str(uuid.uuid4()), datetime.now(UTC).isoformat()
     lines, total = [], 0
     _db.execute("BEGIN IMMEDIATE")
@@ -129,16 +154,7 @@ async def place(request: Request[Any, Any, Any], data: OrderIn) -> dict[str, Any
     except BaseException:
         _db.execute("ROLLBACK")
         raise
-    return {
-        "id": order_id,
-        "customer_id": customer,
-        "status": "pending_payment",
-        "lines": lines,
-        "total": total,
-        "currency": "EUR",
-        "version": 1,
-        "created_at": now,
-    }
+    return _order_out((order_id, customer, "pending_payment", total, 1), lines, now)
 
 
 @get("/v1/orders/{order_id:str}")
@@ -150,22 +166,12 @@ async def one(request: Request[Any, Any, Any], order_id: str) -> dict[str, Any]:
     ).fetchone()
     if row is None or row[1] != customer:
         raise HTTPException(status_code=404)
-    lines = [
-        {"sku": sku, "quantity": q, "unit_price": p, "line_total": q * p}
-        for sku, q, p in _db.execute(
+    lines = _lines_out(
+        _db.execute(
             "SELECT sku, quantity, unit_price FROM order_lines WHERE order_id = ?", (order_id,)
         )
-    ]
-    return {
-        "id": row[0],
-        "customer_id": row[1],
-        "status": row[2],
-        "lines": lines,
-        "total": row[3],
-        "currency": "EUR",
-        "version": row[5],
-        "created_at": row[4],
-    }
+    )
+    return _order_out((row[0], row[1], row[2], row[3], row[5]), lines, row[4])
 
 
 PG_SCHEMA = """
@@ -221,8 +227,7 @@ def _pg_customer(request: Request[Any, Any, Any]) -> str:
 @post("/v1/orders")
 async def place_pg(request: Request[Any, Any, Any], data: OrderIn) -> dict[str, Any]:
     customer = _pg_customer(request)
-    if not 1 <= len(data.lines) <= 100 or any(not 1 <= ln.quantity <= 1000 for ln in data.lines):
-        raise HTTPException(status_code=422)
+    _refuse_invalid(data)
     order_id, now = str(uuid.uuid4()), datetime.now(UTC)
     lines, total = [], 0
     # BEGIN ... COMMIT (ROLLBACK when anything raises, the 409 included).
@@ -253,16 +258,7 @@ async def place_pg(request: Request[Any, Any, Any], data: OrderIn) -> dict[str, 
             "INSERT INTO outbox VALUES (%s, 'OrderPlaced', %s, %s)",
             (str(uuid.uuid4()), Jsonb({"order_id": order_id, "lines": lines}), now),
         )
-    return {
-        "id": order_id,
-        "customer_id": customer,
-        "status": "pending_payment",
-        "lines": lines,
-        "total": total,
-        "currency": "EUR",
-        "version": 1,
-        "created_at": now.isoformat(),
-    }
+    return _order_out((order_id, customer, "pending_payment", total, 1), lines, now.isoformat())
 
 
 @get("/v1/orders/{order_id:str}")
@@ -274,22 +270,12 @@ async def one_pg(request: Request[Any, Any, Any], order_id: str) -> dict[str, An
     ).fetchone()
     if row is None or row[1] != customer:
         raise HTTPException(status_code=404)
-    lines = [
-        {"sku": sku, "quantity": q, "unit_price": p, "line_total": q * p}
-        for sku, q, p in _pg.execute(
+    lines = _lines_out(
+        _pg.execute(
             "SELECT sku, quantity, unit_price FROM order_lines WHERE order_id = %s", (order_id,)
         )
-    ]
-    return {
-        "id": row[0],
-        "customer_id": row[1],
-        "status": row[2],
-        "lines": lines,
-        "total": row[3],
-        "currency": "EUR",
-        "version": row[5],
-        "created_at": row[4].isoformat(),
-    }
+    )
+    return _order_out((row[0], row[1], row[2], row[3], row[5]), lines, row[4].isoformat())
 
 
 app = Litestar(route_handlers=[place, one] if PG_URL is None else [place_pg, one_pg], debug=False)

@@ -18,6 +18,8 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import URL, make_url
 
+from adapters.sql.bulk import driver_error
+
 BUSY_TIMEOUT_SECONDS = 10.0
 PG_POOL_SIZE = 10
 SQLITE_CACHE_KIB = 32 * 1024
@@ -132,12 +134,8 @@ def _begin_on_driver(conn: Connection, sql: str) -> None:
     try:
         dbapi_conn.execute(sql)  # type: ignore[union-attr]
     except conn.dialect.loaded_dbapi.Error as exc:
-        lost = bool(conn.dialect.is_disconnect(exc, dbapi_conn, None))
-        wrapped = sa_exc.DBAPIError.instance(
-            sql, (), exc, conn.dialect.loaded_dbapi.Error, connection_invalidated=lost,
-            dialect=conn.dialect,
-        )  # fmt: skip
-        if lost:
+        wrapped = driver_error(conn.dialect, exc, dbapi_conn, sql, ())
+        if getattr(wrapped, "connection_invalidated", False):
             conn.invalidate(exc)
         raise wrapped from exc
 
