@@ -182,7 +182,13 @@ class SqlDatabase:
         self.engine = engine
         self.is_sqlite = engine.dialect.name == "sqlite"
         self._local = threading.local()  # the write group this thread runs, if any
-        self._unsnapshotted = engine.execution_options(**{BEGIN_OPTION: NO_BEGIN})
+        # A read that needs no snapshot runs each statement on its own: no BEGIN (SQLite),
+        # autocommit (PostgreSQL: no BEGIN and COMMIT round trips around it).
+        self._unsnapshotted = (
+            engine.execution_options(**{BEGIN_OPTION: NO_BEGIN})
+            if self.is_sqlite
+            else engine.execution_options(isolation_level="AUTOCOMMIT")
+        )
         size = getattr(engine.pool, "size", None)
         # How many connections are kept open: callers size their thread pools to it.
         self.pool_size: int = size() if callable(size) else 1
@@ -276,11 +282,19 @@ class SqlDatabase:
     def read(self, snapshot: bool = True) -> Iterator[Connection]:
         """A read-only connection: with `snapshot`, one transaction, so all its queries see
         one consistent state; without, on SQLite each query sees the latest commit on
-        its own (no BEGIN and ROLLBACK around it: a quarter of a one-row lookup's cost).
-        PostgreSQL's driver always opens its own transaction."""
+        its own (no BEGIN and ROLLBACK around it: a quarter of a one-row lookup's cost;
+        on PostgreSQL, two round trips of three).
+
+        On PostgreSQL a snapshot read ends with COMMIT, not the pool's ROLLBACK: it
+        wrote nothing, so both end it alike, but psycopg forgets every statement it
+        has prepared on that connection at each ROLLBACK (and sends DEALLOCATE ALL),
+        so one webhook poll a second kept every statement of every placement and
+        delivery from ever being prepared (docs/performance.md, session 18)."""
         engine = self.engine if snapshot else self._unsnapshotted
         with translated(), engine.connect() as conn:
             yield conn
+            if not self.is_sqlite:
+                conn.commit()  # a no-op with nothing begun, or in autocommit
 
     def ping(self) -> None:
         """DependencyUnavailable unless the database answers a query."""

@@ -69,7 +69,7 @@ class SqlWebhookStore:
             conn.execute(s.insert().values(**values))
 
     def get_subscription(self, subscription_id: str) -> Subscription | None:
-        with self._db.read() as conn:
+        with self._db.read(snapshot=False) as conn:
             row = conn.execute(select(s).where(s.c.id == subscription_id)).mappings().first()
         return None if row is None else subscription_from_row(row)
 
@@ -94,11 +94,11 @@ class SqlWebhookStore:
         if after is not None:
             at, key = after
             query = query.where(or_(s.c.created_at > at, and_(s.c.created_at == at, s.c.id > key)))
-        with self._db.read() as conn:
+        with self._db.read(snapshot=False) as conn:
             return [subscription_from_row(row) for row in conn.execute(query).mappings()]
 
     def active_subscriptions(self) -> list[Subscription]:
-        with self._db.read() as conn:
+        with self._db.read(snapshot=False) as conn:
             rows = conn.execute(select(s).where(s.c.active.is_(True))).mappings().all()
         return [subscription_from_row(row) for row in rows]
 
@@ -128,12 +128,12 @@ class SqlWebhookStore:
         return postgresql.insert(d).values(**values).on_conflict_do_nothing().returning(d.c.id)
 
     def missed_events(self, query: CatchUp) -> list[EventEnvelope]:
-        with self._db.read() as conn:
+        with self._db.read(snapshot=False) as conn:
             rows = conn.execute(missed_statement(query)).mappings().all()
         return [envelope_from_row(row) for row in rows]
 
     def due(self, now: datetime, limit: int) -> list[DeliveryTask]:
-        with self._db.read() as conn:
+        with self._db.read(snapshot=False) as conn:
             rows = conn.execute(due_statement(now, limit)).mappings().all()
         return [task_from_row(row) for row in rows]
 
@@ -201,7 +201,7 @@ class SqlWebhookStore:
     # The delivery log.
     def get_delivery(self, subscription_id: str, delivery_id: str) -> Delivery | None:
         query = select(d).where(d.c.id == delivery_id, d.c.subscription_id == subscription_id)
-        with self._db.read() as conn:
+        with self._db.read(snapshot=False) as conn:
             row = conn.execute(query).mappings().first()
         return None if row is None else delivery_from_row(row)
 
@@ -222,7 +222,7 @@ class SqlWebhookStore:
             query = query.where(d.c.status == status.value)
         if before is not None:
             query = query.where(d.c.position < before)
-        with self._db.read() as conn:
+        with self._db.read(snapshot=False) as conn:
             rows = conn.execute(query).mappings().all()
         return [(int(row["position"]), delivery_from_row(row)) for row in rows]
 
@@ -233,7 +233,7 @@ class SqlWebhookStore:
             .group_by(d.c.status)
         )
         counts = dict.fromkeys(DeliveryStatus, 0)
-        with self._db.read() as conn:
+        with self._db.read(snapshot=False) as conn:
             for status, count in conn.execute(query):
                 counts[DeliveryStatus(status)] = int(count)
         return counts

@@ -197,6 +197,24 @@ def test_postgresql_command_loads_lock_the_rows(postgres_url: str, clock: FixedC
                 contender.stock.get_many([HOT])
 
 
+@pytest.mark.postgres
+def test_postgresql_reads_keep_the_statements_psycopg_prepared(postgres_url: str) -> None:
+    """psycopg forgets every statement it prepared on a connection at each ROLLBACK (and
+    sends DEALLOCATE ALL): a read ends its transaction with COMMIT instead."""
+    db = SqlDatabase.from_url(postgres_url)
+    try:
+        for snapshot in (True, False):
+            with db.read(snapshot=snapshot) as conn:
+                for _ in range(6):  # past psycopg's prepare threshold (5)
+                    conn.execute(text("SELECT 1"))
+        with db.read() as conn:  # the pool's one idle connection: the one used above
+            assert db.engine.pool.checkedin() == 0  # type: ignore[attr-defined]
+            prepared = conn.execute(text("SELECT count(*) FROM pg_prepared_statements")).scalar()
+    finally:
+        db.dispose()
+    assert prepared == 1  # SELECT 1, prepared once and kept
+
+
 def test_a_save_after_the_row_moved_on_is_a_conflict(shop: Container) -> None:
     with shop.uow_factory()() as uow:
         product = uow.products.get(HOT)
