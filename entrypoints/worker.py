@@ -145,7 +145,7 @@ def run_relay(container: Container, loops: int = RELAY_LOOPS) -> int:
     """Move the outbox to RabbitMQ until SIGTERM; safe to run as several processes."""
     signals = StopSignals().install()
     track_delivery_metrics(container)
-    # On PostgreSQL every commit with outbox rows sends a NOTIFY that wakes us at
+    # On PostgreSQL every commit with outbox rows sends a NOTIFY (a trigger) that wakes us at
     # once; the adaptive poll (10 ms, doubling to 250 ms when idle) is the safety
     # net while the listener reconnects, and the only wake-up on SQLite.
     publishers = [container.rabbitmq_publisher() for _ in range(loops)]

@@ -1,6 +1,6 @@
-"""Wake relays promptly on PostgreSQL: LISTEN for the NOTIFY that every unit of
-work committing outbox rows sends (inside its transaction, so it is delivered
-only on commit).
+"""Wake relays promptly on PostgreSQL: LISTEN for the NOTIFY that the outbox
+table's trigger sends for every statement inserting rows (inside its transaction,
+so it is delivered only on commit; outbox_channel.py).
 
 A relay in another process than the committer (`orderly relay`, or one of
 several `orderly serve`) would otherwise find new rows only at its next poll.

@@ -6,11 +6,14 @@ so core/domain never sees SQLAlchemy; see adapters/sql/README.md for why.
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
     Column,
+    Connection,
     Engine,
     ForeignKey,
     ForeignKeyConstraint,
@@ -20,9 +23,11 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    event,
     text,
 )
 
+from adapters.sql.outbox_channel import CREATE_NOTIFY_FUNCTION, CREATE_NOTIFY_TRIGGER
 from adapters.sql.types import BigCount, BigId, Json, UtcDateTime
 
 # Deterministic constraint names, so that migrations can refer to them on both databases.
@@ -186,6 +191,15 @@ outbox = Table(
         sqlite_where=text("sent_at IS NULL"),
     ),
 )
+
+
+@event.listens_for(outbox, "after_create")
+def _notify_relays_on_insert(_table: Table, connection: Connection, **_: Any) -> None:
+    """PostgreSQL: inserting outbox rows wakes the listening relays (outbox_channel.py)."""
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql(CREATE_NOTIFY_FUNCTION)
+        connection.exec_driver_sql(CREATE_NOTIFY_TRIGGER)
+
 
 # Webhooks (docs/api.md, Webhooks): subscriptions, with their breaker, and one delivery per
 # event and subscription. The secret is kept in clear: it must sign (HMAC key).

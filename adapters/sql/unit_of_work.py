@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from types import TracebackType
 
-from sqlalchemy import Connection, insert, text
+from sqlalchemy import Connection, insert
 from sqlalchemy import exc as sa_exc
 
 from adapters.sql.bulk import execute_columns
 from adapters.sql.database import SqlDatabase, WriteScope
 from adapters.sql.errors import reraise, translate_driver_error
 from adapters.sql.mapping import outbox_columns
-from adapters.sql.outbox_channel import CHANNEL as OUTBOX_CHANNEL
+from adapters.sql.pipelined_commit import commit_in_one_trip
 from adapters.sql.repositories.orders import SqlOrderRepository
 from adapters.sql.repositories.payments import SqlPaymentRepository
 from adapters.sql.repositories.principals import SqlPrincipalRepository
@@ -32,7 +32,6 @@ from core.ports.system import Clock, IdGenerator
 from core.ports.unit_of_work import AfterCommit, BoundUnitOfWorkFactory, UnitOfWork
 
 _OUTBOX_INSERT = insert(outbox)
-_NOTIFY_OUTBOX = text(f"SELECT pg_notify('{OUTBOX_CHANNEL}', '')")
 
 
 class SqlUnitOfWork(UnitOfWork):
@@ -49,6 +48,7 @@ class SqlUnitOfWork(UnitOfWork):
         self._conn: Connection | None = None
         self._scope: WriteScope | None = None
         self._scope_used: WriteScope | None = None  # kept after close, for the hook
+        self._one_trip = False  # this commit sends every write with COMMIT (`commit`)
 
     def _announce(self, envelopes: list[EventEnvelope]) -> None:
         # In a write group the events are durable only once the group commits.
@@ -88,7 +88,7 @@ class SqlUnitOfWork(UnitOfWork):
         scope = self._scope = self._scope_used = self._db.open_write()
         conn = self._conn = scope.conn
         # In a write group, a placement's writes wait in the group's stage (group_stage.py).
-        queue = self._queue = WriteQueue(conn, scope.stage)
+        queue = self._queue = WriteQueue(conn, scope.stage, defer_inserts=not self._db.is_sqlite)
         self.products = SqlProductRepository(conn, queue, self.tracked.add)
         self.stock = SqlStockRepository(conn, queue, self.tracked.add)
         self.reservations = SqlReservationRepository(conn, queue)
@@ -105,9 +105,13 @@ class SqlUnitOfWork(UnitOfWork):
 
     def commit(self) -> list[EventEnvelope]:
         self._connection()
-        # Queued product and stock writes, in the same transaction; the stock
-        # reservations' row locks last of all (`_commit`).
-        self._queue.flush(late=False)
+        # A placement on PostgreSQL: every write with the COMMIT (pipelined_commit.py).
+        queue = self._queue
+        self._one_trip = queue.defer_inserts and queue.stage is None and queue.one_trip_ready()
+        if not self._one_trip:
+            # Queued product and stock writes, in the same transaction; the stock
+            # reservations' row locks last of all (`_commit`).
+            queue.flush(late=False)
         return super().commit()
 
     def _write_outbox(self, envelopes: list[EventEnvelope]) -> None:
@@ -117,7 +121,7 @@ class SqlUnitOfWork(UnitOfWork):
         trace = otel.current_traceparent()
         connection = self._connection()
         columns = outbox_columns(envelopes, now, trace)
-        if self._queue.stage is not None:
+        if self._queue.stage is not None or self._one_trip:
             names = list(columns)
             rows = [
                 dict(zip(names, values, strict=True))
@@ -125,16 +129,17 @@ class SqlUnitOfWork(UnitOfWork):
             ]
             self._queue.put_rows(WriteQueue.OUTBOX, _OUTBOX_INSERT, rows)
             return
+        # On PostgreSQL the table's trigger notifies listening relays at commit
+        # (outbox_channel.py).
         execute_columns(connection, _OUTBOX_INSERT, columns)
-        if not self._db.is_sqlite:
-            # Delivered at commit (and dropped on rollback): wakes listening relays.
-            connection.execute(_NOTIFY_OUTBOX)
 
     def _commit(self) -> None:
         self._connection()
         assert self._scope is not None
         if self._queue.stage is not None:
             self._queue.hand_over()  # sent when the group commits
+        elif self._one_trip:
+            commit_in_one_trip(self._connection(), self._queue.take_all())
         else:
             self._queue.flush()  # what `commit` kept back: the stock locks, last
         self._scope.commit()

@@ -6,15 +6,21 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 
+import psycopg
 import pytest
+from sqlalchemy import insert, text
 
 from adapters.messaging.relay import OutboxRelay
-from adapters.sql.outbox_listener import OutboxListener
+from adapters.sql.database import SqlDatabase
+from adapters.sql.outbox_channel import CHANNEL
+from adapters.sql.outbox_listener import OutboxListener, libpq_url
+from adapters.sql.tables import create_schema, outbox
 from adapters.system import FixedClock
 from core.domain.events import EventEnvelope
 from core.use_cases.catalog import CreateProductCommand
-from tests.integration.sql_shop import sql_container
+from tests.integration.sql_shop import migrated_container, sql_container
 
 pytestmark = pytest.mark.postgres
 
@@ -58,3 +64,52 @@ def test_a_commit_elsewhere_wakes_a_sleeping_relay(postgres_url: str, clock: Fix
             listener.stop()
             relay.stop()
             thread.join(5)
+
+
+def _outbox_row(n: int) -> dict[str, object]:
+    now = datetime(2026, 12, 2, tzinfo=UTC)
+    return {
+        "event_id": f"evt-{n}",
+        "type": "ProductCreated",
+        "subject": f"SKU-{n}",
+        "occurred_at": now,
+        "correlation_id": "c",
+        "schema_version": 1,
+        "payload": {},
+        "created_at": now,
+    }
+
+
+@pytest.mark.parametrize("schema", ["migrations", "tables"])
+def test_any_statement_inserting_outbox_rows_notifies_at_commit_only(
+    postgres_url: str, schema: str
+) -> None:
+    """The outbox table's trigger sends the wake-up, whoever inserts the rows (the
+    unit of work sends no NOTIFY of its own); the schema built from tables.py has it
+    as the migrated one does."""
+    if schema == "migrations":
+        database = migrated_container(postgres_url).database()
+    else:
+        database = SqlDatabase.from_url(postgres_url)
+        create_schema(database.engine)
+    listener = psycopg.connect(libpq_url(postgres_url), autocommit=True)
+    try:
+        listener.execute(f"LISTEN {CHANNEL}")
+
+        def heard() -> int:
+            return len(list(listener.notifies(timeout=0.5)))
+
+        with pytest.raises(RuntimeError), database.write() as conn:
+            conn.execute(insert(outbox).values(_outbox_row(1)))
+            raise RuntimeError("rolled back")
+        assert heard() == 0
+        with database.write() as conn:  # two statements, one transaction: one wake-up
+            conn.execute(insert(outbox).values(_outbox_row(2)))
+            conn.execute(insert(outbox), [_outbox_row(3), _outbox_row(4)])
+        assert heard() == 1
+        with database.write() as conn:  # no outbox row inserted: no wake-up
+            conn.execute(text("UPDATE outbox SET claimed_until = NULL"))
+        assert heard() == 0
+    finally:
+        listener.close()
+        database.dispose()

@@ -24,6 +24,7 @@ from adapters.sql.repositories.write_queue import WriteQueue
 from core.domain.orders import Order
 from core.ports.errors import ConcurrencyConflict
 
+_TABLE = "orders"  # its rows' name in the unit of work's WriteQueue
 # Set at insert and never changed: left out of the UPDATE.
 _FIXED = ("customer_id", "currency", "total", "created_at")
 
@@ -42,13 +43,19 @@ class SqlOrderRepository(VersionedRepository):
         self._loaded[order.id] = order.version
         return order
 
+    def _see_queued(self, order_ids: Sequence[str]) -> None:
+        if self._queue is not None:
+            self._queue.flush_for(_TABLE, order_ids)  # a read must see orders added here
+
     def get(self, order_id: str) -> Order | None:
+        self._see_queued((order_id,))
         rows = select_rows(self._conn, ORDER_GET, {"id": order_id})
         return self._loaded_order(rows) if rows else None
 
     def get_many(self, order_ids: Sequence[str]) -> dict[str, Order]:
         if not order_ids:
             return {}
+        self._see_queued(order_ids)
         grouped: dict[str, list[Any]] = {}
         for row in select_rows(self._conn, ORDERS_GET_MANY, {"ids": list(order_ids)}):
             grouped.setdefault(row["id"], []).append(row)
@@ -59,6 +66,18 @@ class SqlOrderRepository(VersionedRepository):
         if queue is not None and queue.stage is not None:
             # In a write group: sent with the group's other orders (an id is never reused).
             queue.put_rows(WriteQueue.ORDERS, ORDER_INSERT, [mapping.order_values(order)])
+            queue.put_rows(
+                WriteQueue.ORDER_LINES, ORDER_LINES_INSERT, mapping.order_line_values(order)
+            )
+            self._loaded[order.id] = order.version
+            self._track(order)
+            return
+        if queue is not None and queue.defer_inserts:
+            # Sent at commit, with the placement's other writes (an existing id is a
+            # ConcurrencyConflict then, as here).
+            queue.put(
+                WriteQueue.ORDERS, _TABLE, order.id, ORDER_INSERT, mapping.order_values(order)
+            )
             queue.put_rows(
                 WriteQueue.ORDER_LINES, ORDER_LINES_INSERT, mapping.order_line_values(order)
             )
@@ -80,6 +99,7 @@ class SqlOrderRepository(VersionedRepository):
         self.save_many([order])
 
     def save_many(self, orders: Sequence[Order]) -> None:
+        self._see_queued([order.id for order in orders])
         items: list[Versioned] = []
         for order in orders:
             values = mapping.order_values(order)

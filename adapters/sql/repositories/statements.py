@@ -64,6 +64,16 @@ STOCK_RESERVE = (
     # Constants as SQL, not parameters: adapters/sql/bulk.py sends only the rows' values.
     .values(reserved=stock.c.reserved + _DELTA, version=stock.c.version + literal_column("1"))
 )
+# The same change where the placement's writes and COMMIT go to PostgreSQL in one round
+# trip (adapters/sql/pipelined_commit.py): no row count is seen before COMMIT, so a
+# shortage must fail the statement instead of matching no row. The table's CHECK
+# constraint (reserved_within_on_hand) refuses it; the row exists, since the placement's
+# reservation of that SKU, inserted just before, references it.
+STOCK_RESERVE_OR_FAIL = (
+    update(stock)
+    .where(stock.c.sku == bindparam("k_sku"))
+    .values(reserved=stock.c.reserved + _DELTA, version=stock.c.version + literal_column("1"))
+)
 STOCK_INSERT = insert(stock)
 STOCK_UPDATE = update(stock).where(
     stock.c.sku == bindparam("k_sku"), stock.c.version == bindparam("k_version")

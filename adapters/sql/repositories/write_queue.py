@@ -14,6 +14,7 @@ from adapters.sql.repositories.statements import (
     ONE_ROW_EACH,
     RESERVATION_INSERT,
     STOCK_RESERVE,
+    STOCK_RESERVE_OR_FAIL,
 )
 from adapters.sql.staged import Stage, Step
 from core.ports.errors import ConcurrencyConflict
@@ -23,8 +24,12 @@ def _added_concurrently() -> Exception:
     return ConcurrencyConflict("a row was added concurrently")
 
 
-def send_steps(conn: Connection, steps: Iterable[Step]) -> None:
-    """Each step's writes in order, one executemany per run of the same statement."""
+def send_steps(conn: Connection, steps: Iterable[Step], *, one_trip: bool = False) -> None:
+    """Each step's writes in order, one executemany per run of the same statement.
+
+    With `one_trip` (inside the pipeline of pipelined_commit.py, COMMIT to follow), no
+    row count is known before COMMIT: the stock reservations go as STOCK_RESERVE_OR_FAIL,
+    and the queue held no other write that must match one row (`one_trip_ready`)."""
     for queued in steps:
         start = 0
         while start < len(queued):
@@ -36,8 +41,9 @@ def send_steps(conn: Connection, steps: Iterable[Step]) -> None:
                 batch.sort(key=lambda params: str(params["k_sku"]))
             elif statement is RESERVATION_INSERT:  # the foreign-key checks' locks too
                 batch.sort(key=lambda params: str(params["sku"]))
-            rowcount = on_duplicate(_added_concurrently, execute_many, conn, statement, batch)
-            if statement in ONE_ROW_EACH and rowcount != len(batch):
+            sent = STOCK_RESERVE_OR_FAIL if one_trip and statement is STOCK_RESERVE else statement
+            rowcount = on_duplicate(_added_concurrently, execute_many, conn, sent, batch)
+            if not one_trip and statement in ONE_ROW_EACH and rowcount != len(batch):
                 raise ConcurrencyConflict("a row was changed by another transaction")
             start = end
 
@@ -73,19 +79,25 @@ class WriteQueue:
         STOCK_RESERVES,
     ) = range(10)
     STEPS = 10
-    # A placement's conditional stock UPDATEs on PostgreSQL (STOCK_RESERVE) take the
-    # hot rows' locks, held until COMMIT. The unit of work's commit sends them after
-    # everything else, its outbox rows, NOTIFY and reservations included
-    # (`flush(late=False)`, then `flush()`): the locks are held for that statement
-    # and the COMMIT only. The reservations' foreign-key checks lock the stock rows
-    # first (KEY SHARE, which only FOR UPDATE waits for), so they are inserted in SKU
-    # order, the order in which every transaction locks stock rows FOR UPDATE: no
-    # cycle (docs/decisions/0028-a-placements-row-locks-on-postgresql.md).
+    # A placement's stock UPDATEs on PostgreSQL (STOCK_RESERVE) take the hot rows'
+    # locks, held until COMMIT. The unit of work's commit sends them after everything
+    # else, its outbox rows and reservations included, and then COMMIT, in one round
+    # trip (pipelined_commit.py; otherwise `flush(late=False)`, then `flush()`): the
+    # locks are held for that statement and the COMMIT only. The reservations'
+    # foreign-key checks lock the stock rows first (KEY SHARE, which only FOR UPDATE
+    # waits for), so they are inserted in SKU order, the order in which every
+    # transaction locks stock rows FOR UPDATE: no cycle
+    # (docs/decisions/0028-a-placements-row-locks-on-postgresql.md).
     LATE = RESERVATIONS
 
-    def __init__(self, conn: Connection, stage: Stage | None = None) -> None:
+    def __init__(
+        self, conn: Connection, stage: Stage | None = None, *, defer_inserts: bool = False
+    ) -> None:
         self._conn = conn
         self.stage = stage
+        # PostgreSQL outside a group: a new order and its lines wait for commit too, so
+        # that a placement's writes can go with its COMMIT (pipelined_commit.py).
+        self.defer_inserts = defer_inserts
         self._steps: list[Step] = [[] for _ in range(self.STEPS)]
         # (table, key) with queued writes: stock by SKU, reservations by order id.
         self._dirty: set[tuple[str, str]] = set()
@@ -118,12 +130,33 @@ class WriteQueue:
         if self.stage is None:
             self._send(self.STEPS if late else self.LATE)
 
+    def one_trip_ready(self) -> bool:
+        """Whether every queued write can be sent with COMMIT, no row count looked at: a
+        placement's. The only writes that must match one row are stock reservations,
+        each of a SKU this unit of work also inserts a reservation of (whose foreign key
+        proves the stock row is there)."""
+        reserving: set[str] = set()
+        reserved: set[str] = set()
+        for step in self._steps:
+            for statement, params in step:
+                if statement is STOCK_RESERVE:
+                    reserving.add(str(params["k_sku"]))
+                elif statement is RESERVATION_INSERT:
+                    reserved.add(str(params["sku"]))
+                elif statement in ONE_ROW_EACH:
+                    return False
+        return bool(reserving) and reserving <= reserved
+
+    def take_all(self) -> list[Step]:
+        """Every queued write, in sending order; the queue is left empty."""
+        steps, self._steps = self._steps, [[] for _ in range(self.STEPS)]
+        self._dirty.clear()
+        return steps
+
     def hand_over(self) -> None:
         """At commit in a write group: the queued writes become the group's."""
         assert self.stage is not None
-        steps, self._steps = self._steps, [[] for _ in range(self.STEPS)]
-        self._dirty.clear()
-        self.stage.take(steps)
+        self.stage.take(self.take_all())
 
     def _send(self, upto: int = STEPS) -> None:
         """Send the steps before `upto`; the rest stay queued."""
