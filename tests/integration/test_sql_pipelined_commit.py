@@ -6,9 +6,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from typing import Any
 
+import psycopg
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from adapters.sql import pipelined_commit
 from adapters.sql.repositories.statements import RESERVATION_INSERT, STOCK_RESERVE, STOCK_UPDATE
@@ -86,6 +88,49 @@ def test_a_placement_commits_every_write_in_one_trip(shop: Container, one_trips:
     assert shop.queries().get_order(placed.order.id) == placed.order
     hot = shop.queries().get_stock(HOT)
     assert hot is not None and (hot.on_hand, hot.reserved) == (5, 2)
+
+
+def test_a_placement_reads_once_then_sends_every_write_in_the_pipeline(shop: Container) -> None:
+    """Its products and stock in one SELECT; nothing else outside the pipeline (BEGIN
+    and COMMIT are the driver's own commands, not cursor statements)."""
+    sent: list[tuple[str, bool]] = []
+
+    class Counting(psycopg.Cursor[Any]):
+        def execute(self, query: Any, params: Any = None, **kwargs: Any) -> Any:
+            sent.append((str(query).split()[0], self.connection._pipeline is not None))
+            return super().execute(query, params, **kwargs)
+
+        def executemany(self, query: Any, params_seq: Any, **kwargs: Any) -> None:
+            sent.append((str(query).split()[0], self.connection._pipeline is not None))
+            super().executemany(query, params_seq, **kwargs)
+
+    @event.listens_for(shop.database().engine, "checkout")
+    def _count(dbapi_connection: Any, *_: Any) -> None:
+        dbapi_connection.cursor_factory = Counting
+
+    shop.place_order()(PlaceOrderCommand("c1", [RequestedLine(PLENTY, 1), RequestedLine(HOT, 2)]))
+    assert [statement for statement, piped in sent if not piped] == ["SELECT"]
+    assert [statement for statement, piped in sent if piped] == [
+        "INSERT",  # the order
+        "INSERT",  # its lines
+        "INSERT",  # the outbox row
+        "INSERT",  # the reservations
+        "UPDATE",  # the stock
+    ]
+    hot = shop.queries().get_stock(HOT)
+    assert hot is not None and (hot.on_hand, hot.reserved) == (5, 2)
+
+
+def test_a_stock_row_written_in_the_unit_of_work_is_read_again(shop: Container) -> None:
+    """The stock read along with the products is used only while nothing in the unit of
+    work has written that row."""
+    with shop.uow_factory()() as uow:
+        assert uow.products.get_many([HOT], lock=False)
+        locked = uow.stock.get_many([HOT])[HOT]  # a locking read: not the kept row
+        locked.set_on_hand(8, datetime(2026, 12, 2, tzinfo=UTC))
+        uow.stock.save(locked)
+        assert uow.stock.get_many([HOT], lock=False)[HOT].on_hand == 8
+        uow.commit()
 
 
 def test_stock_taken_after_the_read_fails_the_commit_and_writes_nothing(

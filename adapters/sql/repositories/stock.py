@@ -47,12 +47,15 @@ class SqlStockRepository(QueuedRepository):
         wanted = sorted(set(skus))
         if not wanted:
             return {}
-        self._queue.flush_for("stock", wanted)
-        if self._queue.stage is not None:
-            return self._staged_many(wanted)
         # SQLite has no row locks (the unit of work holds the only write lock): only
         # PostgreSQL takes the late path.
         late = not lock and self._conn.dialect.name == "postgresql"
+        kept = self._queue.unlocked_stock
+        if late and kept and all(sku in kept for sku in wanted):
+            return self._read_with_products(wanted)
+        self._queue.flush_for("stock", wanted)
+        if self._queue.stage is not None:
+            return self._staged_many(wanted)
         found = {}
         for row in select_rows(
             self._conn, STOCK_MANY_UNLOCKED if late else STOCK_MANY, {"skus": wanted}
@@ -60,6 +63,19 @@ class SqlStockRepository(QueuedRepository):
             found[row["sku"]] = self._item(row)
             if late:
                 self._unlocked[row["sku"]] = (row["on_hand"], row["reserved"])
+        return found
+
+    def _read_with_products(self, wanted: list[str]) -> dict[str, StockItem]:
+        """The rows SqlProductRepository read along with their products (no queued write
+        has touched them since: `WriteQueue.put` drops a row it changes)."""
+        kept = self._queue.unlocked_stock
+        found = {}
+        for sku in wanted:
+            on_hand, reserved, version = kept.pop(sku)
+            found[sku] = self._item(
+                {"sku": sku, "on_hand": on_hand, "reserved": reserved, "version": version}
+            )
+            self._unlocked[sku] = (on_hand, reserved)
         return found
 
     def _staged_many(self, wanted: list[str]) -> dict[str, StockItem]:

@@ -101,16 +101,25 @@ class WriteQueue:
         self._steps: list[Step] = [[] for _ in range(self.STEPS)]
         # (table, key) with queued writes: stock by SKU, reservations by order id.
         self._dirty: set[tuple[str, str]] = set()
+        # Stock rows read without a lock along with their products (PostgreSQL), by SKU:
+        # (on_hand, reserved, version), for this unit of work's next unlocked stock read.
+        self.unlocked_stock: dict[str, tuple[int, int, int]] = {}
 
     def put(
         self, step: int, table: str, key: str, statement: Executable, params: dict[str, Any]
     ) -> None:
         self._steps[step].append((statement, params))
         self._dirty.add((table, key))
+        if table == "stock":
+            self.unlocked_stock.pop(key, None)  # no longer what the database holds
 
     def put_rows(self, step: int, statement: Executable, rows: Sequence[dict[str, Any]]) -> None:
         """Rows no read of this unit of work looks for (staged inserts)."""
         self._steps[step].extend((statement, row) for row in rows)
+
+    def queued(self, table: str, key: str) -> bool:
+        """Whether this row has writes waiting here."""
+        return (table, key) in self._dirty
 
     def flush_for(self, table: str, keys: Iterable[str]) -> None:
         """Flush if any of these keys has queued writes (a read is about to see them)."""
