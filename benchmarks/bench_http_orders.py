@@ -182,7 +182,7 @@ def _wrk(url: str, lua: str, args: argparse.Namespace, pid: int, scripts: Path) 
     cpu = _cpu_seconds(pid) - cpu
     done = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
     bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    p99 = re.search(r"99%\s+(\S+)", out)
+    p99 = re.search(r"^\s*99%\s+(\S+)", out, re.MULTILINE)  # not a "+/- Stdev" of x.99%
     return {
         "rps": float(re.search(r"Requests/sec:\s+(\S+)", out).group(1)),  # type: ignore[union-attr]
         "non2xx": int(bad.group(1)) if bad else 0,
