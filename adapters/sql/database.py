@@ -288,8 +288,9 @@ class SqlDatabase:
         On PostgreSQL a snapshot read ends with COMMIT, not the pool's ROLLBACK: it
         wrote nothing, so both end it alike, but psycopg forgets every statement it
         has prepared on that connection at each ROLLBACK (and sends DEALLOCATE ALL),
-        so one webhook poll a second kept every statement of every placement and
-        delivery from ever being prepared (docs/performance.md, session 18)."""
+        so the webhook sender's polls (every half second) kept every statement of
+        every placement and delivery from ever being prepared (docs/performance.md,
+        session 18)."""
         engine = self.engine if snapshot else self._unsnapshotted
         with translated(), engine.connect() as conn:
             yield conn
