@@ -30,10 +30,16 @@ def add_product(
 
 
 def reserve_and_place(
-    uow: UnitOfWork, order_id: str, lines: dict[str, int], now: datetime, customer: str = "c1"
+    uow: UnitOfWork,
+    order_id: str,
+    lines: dict[str, int],
+    now: datetime,
+    customer: str = "c1",
+    lock: bool = True,
 ) -> Order:
-    """Reserve every line and add the order, as PlaceOrder does (without committing)."""
-    items = uow.stock.get_many(sorted(lines))
+    """Reserve every line and add the order (without committing); with `lock=False`
+    the stock is read as PlaceOrder reads it, unlocked."""
+    items = uow.stock.get_many(sorted(lines), lock=lock)
     for sku, quantity in lines.items():
         reservation = items[sku].reserve(order_id, quantity)
         uow.stock.save(items[sku])

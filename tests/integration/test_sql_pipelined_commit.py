@@ -18,12 +18,13 @@ from adapters.sql.repositories.write_queue import WriteQueue
 from adapters.sql.tables import order_lines, orders, outbox, stock_reservations
 from adapters.system import FixedClock
 from core.domain.errors import InsufficientStock
-from core.domain.orders import Order, OrderLine, RequestedLine
+from core.domain.orders import Order, RequestedLine
 from core.ports.errors import ConcurrencyConflict
 from core.ports.unit_of_work import UnitOfWork
 from core.use_cases.inventory import AdjustStockCommand
 from core.use_cases.ordering import PlaceOrderCommand
 from entrypoints.container import Container
+from tests.contract.builders import reserve_and_place
 from tests.integration.sql_shop import HOT, PLENTY, sql_container, stock_shop
 
 pytestmark = pytest.mark.postgres
@@ -60,22 +61,12 @@ def _counts(container: Container) -> tuple[int, int, int, int]:
         )
 
 
+_NOW = datetime(2026, 12, 2, tzinfo=UTC)
+
+
 def _reserve_unlocked(uow: UnitOfWork, order_id: str, lines: dict[str, int]) -> Order:
     """What PlaceOrder writes (stock read without a lock, then reserved), uncommitted."""
-    stock = uow.stock.get_many(sorted(lines), lock=False)
-    for sku, quantity in lines.items():
-        reservation = stock[sku].reserve(order_id, quantity)
-        uow.stock.save(stock[sku])
-        uow.reservations.add(reservation)
-    order = Order.place(
-        order_id,
-        "c1",
-        [OrderLine(sku, quantity, 100) for sku, quantity in lines.items()],
-        "EUR",
-        datetime(2026, 12, 2, tzinfo=UTC),
-    )
-    uow.orders.add(order)
-    return order
+    return reserve_and_place(uow, order_id, lines, _NOW, lock=False)
 
 
 def test_a_placement_commits_every_write_in_one_trip(shop: Container, one_trips: list[int]) -> None:
@@ -127,7 +118,7 @@ def test_a_stock_row_written_in_the_unit_of_work_is_read_again(shop: Container) 
     with shop.uow_factory()() as uow:
         assert uow.products.get_many([HOT], lock=False)
         locked = uow.stock.get_many([HOT])[HOT]  # a locking read: not the kept row
-        locked.set_on_hand(8, datetime(2026, 12, 2, tzinfo=UTC))
+        locked.set_on_hand(8, _NOW)
         uow.stock.save(locked)
         assert uow.stock.get_many([HOT], lock=False)[HOT].on_hand == 8
         uow.commit()
