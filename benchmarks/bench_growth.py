@@ -1,17 +1,29 @@
 """Flat cost as data grows: POST and GET /v1/orders on a fresh database and on one with
 ORDERS orders (and their lines, payments, inbox rows and events) already stored.
 
-    .venv/bin/python -m benchmarks.bench_growth [--orders 200000] [--duration 10] [--conns 32]
-                                                [--storage sqlite --storage postgres]
+    .venv/bin/python -m benchmarks.bench_growth [--orders 200000] [--rounds 3] [--duration 10]
+        [--conns 32] [--pg-workers 2] [--storage sqlite --storage postgres]
 
-For each storage (a temp SQLite file; a PostgreSQL database created on
-127.0.0.1:5432 and dropped at the end), in one run: migrate, create a key and
-100 products, serve with `orderly serve` (its defaults, rate limit raised) and
-measure POST /v1/orders and GET /v1/orders/{id} with wrk (bench_http_orders'
-helpers); stop the server, seed the orders through the project's own tables
-(compiled once, one executemany per table per batch: adapters/sql/bulk.py),
-serve again and measure again. Prints requests/second and server CPU per
-request for both states and `growth ratio POST X GET Y` (seeded / fresh rps).
+For each storage, two databases are prepared alike (migrate, a key, 100
+products, bench_http_orders' helpers): two SQLite files, each in its own temp
+directory, or two PostgreSQL databases on 127.0.0.1:5432,
+`orderly_growth_<pid>_fresh` and `orderly_growth_<pid>_seeded`, dropped WITH
+(FORCE) at the end, also when the run fails. Before any server starts, the
+seeded one gets the orders through the project's own tables (compiled once, one
+executemany per table per batch: adapters/sql/bulk.py); on PostgreSQL both then
+get VACUUM ANALYZE, so they are treated alike. Both are then served at once by
+`orderly serve` (its defaults, rate limit raised; `--pg-workers` workers on
+PostgreSQL) and measured with wrk as bench_http_orders compares two servers:
+`--rounds` rounds of POST /v1/orders, the two servers one after the other, fresh
+first in odd rounds and seeded first in even ones, each server's outbox drained
+after its POST round (the backlog and drain seconds are printed); then as many
+rounds of GET /v1/orders/{id} (one order placed on each server), alternating
+alike. Rounds on a small machine swing 10-25 %, so each round's seeded / fresh
+ratio compares two runs taken side by side, and `growth ratio POST X GET Y` is
+the median of those pairwise ratios (of requests per second). It prints each
+round's rps, server CPU per request, p99 and non-2xx of both, the pairs, and
+the median CPU per request of both states. Both databases also keep the orders
+their POST rounds place, so "fresh" ends a run holding those.
 
 The seeded orders are shaped like the ones the API makes: 3 lines, paid or
 shipped or cancelled, a payment, OrderPlaced and OrderPaid events in the outbox
@@ -25,7 +37,9 @@ import json
 import os
 import random
 import shutil
+import statistics
 import subprocess
+import sys
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
@@ -41,17 +55,26 @@ from benchmarks.bench_http_orders import (
     BODY,
     LUA_GET,
     LUA_POST,
+    _backlog,
+    _pg_admin,
     _port,
     _post,
     _prepare,
     _serving_env,
+    _settle,
+    _stop,
     _wait,
     _wrk,
 )
 from core.domain.events import EventEnvelope, OrderPaid, OrderPlaced
 
-PG_ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
+PG_URL = "postgresql://postgres@127.0.0.1:5432"
 BATCH = 5000
+STATES = ("fresh", "seeded")
+VERBS = ("POST", "GET")
+DRAIN_TIMEOUT = 120.0  # seconds for a server's outbox to empty after its POST round
+
+Results = dict[str, dict[str, list[dict[str, Any]]]]  # verb -> state -> one wrk result a round
 
 
 def seed(url: str, count: int, customer: str) -> float:
@@ -141,9 +164,8 @@ def seed(url: str, count: int, customer: str) -> float:
     return time.perf_counter() - started
 
 
-def measure(
-    env: dict[str, str], key: str, args: argparse.Namespace, work: Path, workers: int
-) -> dict[str, dict[str, Any]]:
+def _serve(env: dict[str, str], workers: int) -> tuple[subprocess.Popen[bytes], str]:
+    """`orderly serve` on a free port; (the process, its base URL)."""
     port = _port()
     command = [str(BIN / "orderly"), "serve", "--port", str(port)]
     if workers > 1:
@@ -151,78 +173,154 @@ def measure(
     server = subprocess.Popen(
         command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
-    try:
-        base = f"http://127.0.0.1:{port}"
-        _wait(base + "/health/live")
-        post = _wrk(
-            base + "/v1/orders",
-            LUA_POST.format(key=key, body=json.dumps(BODY)),
-            args,
-            server.pid,
-            work,
+    return server, f"http://127.0.0.1:{port}"
+
+
+def _drain(env: dict[str, str], state: str) -> tuple[int, float]:
+    """Wait for the outbox to empty, so the next round does not share the machine with
+    this one's deliveries; (backlog the round left, seconds it took to drain)."""
+    left = backlog = _backlog(env)
+    started = time.monotonic()
+    while backlog:
+        if time.monotonic() - started > DRAIN_TIMEOUT:
+            raise SystemExit(
+                f"{state}: outbox backlog still {backlog} after {DRAIN_TIMEOUT:.0f} s"
+                f" (it was {left} after the POST round); is delivery running?"
+            )
+        time.sleep(0.2)
+        backlog = _backlog(env)
+    return left, time.monotonic() - started
+
+
+def _order(r: int) -> tuple[str, ...]:
+    """Fresh first in odd rounds (1, 3, ..), seeded first in even ones, so neither
+    always runs right after the other's load."""
+    return STATES if r % 2 == 0 else STATES[::-1]
+
+
+def _vacuum(name: str) -> None:
+    import psycopg
+
+    with psycopg.connect(f"{PG_URL}/{name}", autocommit=True) as conn:
+        conn.execute("VACUUM ANALYZE")
+
+
+def _list(values: list[float]) -> str:
+    return "[" + ", ".join(f"{v:.2f}" for v in values) + "]"
+
+
+def _print_round(r: int, verb: str, results: Results) -> None:
+    cells = []
+    for state in STATES:
+        m = results[verb][state][r]
+        drain = f" drain {m['backlog']} in {m['drain_s']:.1f} s" if verb == "POST" else ""
+        cells.append(
+            f"{state} {m['rps']:7.0f}/s {m['cpu_ms']:5.2f} cpu-ms/req p99 {m['p99']:>8}"
+            f" non-2xx {m['non2xx']}{drain}"
         )
-        order = _post(base + "/v1/orders", key)
-        get = _wrk(f"{base}/v1/orders/{order}", LUA_GET.format(key=key), args, server.pid, work)
-        return {"POST": post, "GET": get}
-    finally:
-        server.terminate()
-        server.wait(30)
+    ratio = results[verb]["seeded"][r]["rps"] / results[verb]["fresh"][r]["rps"]
+    print(f"  {r + 1} {verb:<4} {' | '.join(cells)} | ratio {ratio:.2f}")
+
+
+def _summary(storage: str, results: Results) -> None:
+    pairs = {
+        verb: [
+            seeded["rps"] / fresh["rps"]
+            for fresh, seeded in zip(results[verb]["fresh"], results[verb]["seeded"], strict=True)
+        ]
+        for verb in VERBS
+    }
+    post, get = statistics.median(pairs["POST"]), statistics.median(pairs["GET"])
+    print(f"{storage}: growth ratio POST {post:.2f} GET {get:.2f}")
+    print(f"  pairs POST {_list(pairs['POST'])} GET {_list(pairs['GET'])}")
+    bad = 0
+    for verb in VERBS:
+        cpu = {s: statistics.median(m["cpu_ms"] for m in results[verb][s]) for s in STATES}
+        non2xx = {s: sum(m["non2xx"] for m in results[verb][s]) for s in STATES}
+        bad += sum(non2xx.values())
+        print(
+            f"  {verb:<4} median cpu-ms/req fresh {cpu['fresh']:.2f} seeded {cpu['seeded']:.2f}"
+            f"; non-2xx fresh {non2xx['fresh']} seeded {non2xx['seeded']}"
+        )
+    if bad:
+        print(f"  WARNING: {bad} non-2xx responses; the ratios above count them as served")
 
 
 def run_storage(storage: str, args: argparse.Namespace) -> None:
     work = Path(tempfile.mkdtemp(prefix=f"bench-growth-{storage}-"))
-    pg_name = f"orderly_growth_{os.getpid()}"
-    if storage == "sqlite":
-        url = f"sqlite:///{work}/orderly.db"
-    else:
-        import psycopg
-
-        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{pg_name}"')
-        url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{pg_name}"
-    env = _serving_env(url)
     workers = 1 if storage == "sqlite" else args.pg_workers
+    created: list[str] = []
+    servers: dict[str, subprocess.Popen[bytes]] = {}
     try:
-        key, customer = _prepare(env, work)
-        fresh = measure(env, key, args, work, workers)
-        seconds = seed(url, args.orders, customer)
-        if storage == "postgres":
-            import psycopg
-
-            with psycopg.connect(url.replace("+psycopg", ""), autocommit=True) as conn:
-                conn.execute("VACUUM ANALYZE")
-        grown = measure(env, key, args, work, workers)
+        urls: dict[str, str] = {}
+        for state in STATES:
+            (work / state).mkdir()  # _prepare writes its products.csv there
+            if storage == "sqlite":
+                urls[state] = f"sqlite:///{work / state}/orderly.db"
+            else:
+                name = f"orderly_growth_{os.getpid()}_{state}"
+                _pg_admin(PG_URL, "CREATE DATABASE {}", name)
+                created.append(name)
+                urls[state] = f"{PG_URL.replace('postgresql://', 'postgresql+psycopg://')}/{name}"
+        envs = {state: _serving_env(url) for state, url in urls.items()}
+        keys, customers = {}, {}
+        for state in STATES:
+            keys[state], customers[state] = _prepare(envs[state], work / state)
+        # Seeded before any server starts, so no server's start differs from the other's.
+        seconds = seed(urls["seeded"], args.orders, customers["seeded"])
+        for name in created:
+            _vacuum(name)
+        bases: dict[str, str] = {}
+        for state in STATES:
+            servers[state], bases[state] = _serve(envs[state], workers)
+        for state in STATES:
+            _wait(bases[state] + "/health/live")
+        if workers > 1:
+            for server in servers.values():
+                _settle(server.pid)
         print(
             f"{storage}: seeded {args.orders:,} orders in {seconds:.1f} s; "
-            f"wrk -c{args.conns} -d{args.duration}s, {workers} worker(s)"
+            f"wrk -c{args.conns} -d{args.duration}s, {args.rounds} rounds, "
+            f"{workers} worker(s) each; fresh first in odd rounds, seeded in even ones"
         )
-        for verb in ("POST", "GET"):
-            a, b = fresh[verb], grown[verb]
-            print(
-                f"  {verb:<4} fresh {a['rps']:8.0f}/s {a['cpu_ms']:6.2f} cpu-ms/req p99 {a['p99']}"
-                f" | seeded {b['rps']:8.0f}/s {b['cpu_ms']:6.2f} cpu-ms/req p99 {b['p99']}"
-                f" | non-2xx {a['non2xx']}/{b['non2xx']}"
-            )
-        post = grown["POST"]["rps"] / fresh["POST"]["rps"]
-        get = grown["GET"]["rps"] / fresh["GET"]["rps"]
-        print(f"{storage}: growth ratio POST {post:.2f} GET {get:.2f}")
+        results: Results = {verb: {state: [] for state in STATES} for verb in VERBS}
+        for r in range(args.rounds):
+            for state in _order(r):
+                post = LUA_POST.format(key=keys[state], body=json.dumps(BODY))
+                m = _wrk(bases[state] + "/v1/orders", post, args, servers[state].pid, work)
+                m["backlog"], m["drain_s"] = _drain(envs[state], state)
+                results["POST"][state].append(m)
+            _print_round(r, "POST", results)
+        placed = {state: _post(bases[state] + "/v1/orders", keys[state]) for state in STATES}
+        for r in range(args.rounds):
+            for state in _order(r):
+                url = f"{bases[state]}/v1/orders/{placed[state]}"
+                get = LUA_GET.format(key=keys[state])
+                results["GET"][state].append(_wrk(url, get, args, servers[state].pid, work))
+            _print_round(r, "GET", results)
+        _summary(storage, results)
     finally:
+        for server in servers.values():
+            _stop(server)
+        for name in created:
+            try:
+                _pg_admin(PG_URL, "DROP DATABASE IF EXISTS {} WITH (FORCE)", name)
+            except Exception as exc:
+                print(f"could not drop database {name}: {exc}", file=sys.stderr)
         shutil.rmtree(work, ignore_errors=True)
-        if storage == "postgres":
-            import psycopg
-
-            with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)')
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     parser.add_argument("--orders", type=int, default=200_000)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--conns", type=int, default=32)
     parser.add_argument("--pg-workers", type=int, default=2)
     parser.add_argument("--storage", action="append", choices=["sqlite", "postgres"])
     args = parser.parse_args()
+    if args.rounds < 1:
+        parser.error("--rounds must be at least 1")
     if shutil.which("wrk") is None:
         raise SystemExit("needs wrk: apt-get install wrk")
     for storage in args.storage or ["sqlite", "postgres"]:
