@@ -16,7 +16,7 @@ autocommit mode, each SELECT is fully fetched and its cursor closed, so every re
 sees the latest commit (a revoked key is refused on the very next request) and
 never pins an old snapshot. A connection that raised a driver error is closed and
 replaced on the next read (after a database restart, the first read fails and the
-next one reconnects).
+next one reconnects); a connection that cannot be opened is DependencyUnavailable.
 """
 
 from __future__ import annotations
@@ -28,6 +28,9 @@ from contextlib import contextmanager, suppress
 from typing import Any
 
 from sqlalchemy import Engine
+
+from adapters.sql.errors import first_line
+from core.ports.errors import DependencyUnavailable
 
 Invalidate = Callable[[BaseException], None]
 
@@ -77,7 +80,13 @@ class Readers:
         # Never a connection made before a fork, nor one `dispose` closed.
         if opened is not None and opened[:2] == (_pid, self._generation):
             return opened[2]
-        conn = self.engine.raw_connection()  # connected and set up as the engine does
+        try:
+            conn = self.engine.raw_connection()  # connected and set up as the engine does
+        except self.dialect.loaded_dbapi.Error as exc:
+            # `raw_connection` hands over the driver's own error (`Engine.connect` would
+            # have wrapped it): a server that refuses connections (down, or out of
+            # them) makes the database unavailable, as for any other read.
+            raise DependencyUnavailable("database", "cannot connect: " + first_line(exc)) from exc
         conn.detach()  # ours until closed: the pool neither counts nor resets it
         if not self._sqlite:  # SQLite's connections already run without BEGIN (engines.py)
             driver: Any = conn.dbapi_connection

@@ -134,3 +134,37 @@ def test_a_read_cut_short_by_dispose_fails_without_a_second_close(
         database.dispose()  # from another thread, while this read runs
         one(conn, "SELECT 1")  # as Prepared reads: through the pool's proxy
     assert revoked(database) == 0
+
+
+def test_a_read_that_cannot_connect_says_the_database_is_unavailable(
+    database: SqlDatabase, tmp_path: Path
+) -> None:
+    """Opening the thread's connection fails before any statement (a server out of
+    connections, a file that cannot be opened): DependencyUnavailable, as for any other
+    read, never the driver's own error (which the API would answer with a 500)."""
+    keys = Table("keys", MetaData(), Column("name", String), Column("revoked", Integer))
+    query = select(keys.c.revoked).where(keys.c.name == bindparam("name"))
+    if database.is_sqlite:
+        unusable = SqlDatabase.from_url(f"sqlite:///{tmp_path / 'missing' / 'orderly.db'}")
+        with pytest.raises(DependencyUnavailable, match="cannot connect"):
+            Prepared(query, unusable.engine.dialect).rows(unusable.readers, {"name": "alice"})
+        unusable.dispose()
+        return
+    lookup = Prepared(query, database.engine.dialect)
+    url = database.engine.url
+    admin = url.set(drivername="postgresql", database="postgres").render_as_string(False)
+
+    def allow(allowed: bool) -> None:  # from another database: not allowed on one's own
+        import psycopg
+
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'ALTER DATABASE "{url.database}" ALLOW_CONNECTIONS {allowed}')
+
+    database.engine.pool.dispose()  # else the reader would take the idle pooled one
+    allow(False)  # new connections refused from now on, for everyone
+    try:
+        with pytest.raises(DependencyUnavailable, match="cannot connect"):
+            lookup.rows(database.readers, {"name": "alice"})  # this thread's first read
+    finally:
+        allow(True)
+    assert lookup.rows(database.readers, {"name": "alice"}) == [{"revoked": 0}]
