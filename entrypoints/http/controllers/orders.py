@@ -33,6 +33,7 @@ from entrypoints.http.dependencies import Services
 from entrypoints.http.etags import etag, expected_version, none_match
 from entrypoints.http.handlers import get, post
 from entrypoints.http.header_params import documented
+from entrypoints.http.json_response import JsonResponse
 from entrypoints.http.openapi_docs import operation
 from entrypoints.http.openapi_links import PLACED_ORDER
 from entrypoints.http.schemas import EventList, EventOut, OrderOut, OrderPage, PlaceOrderIn
@@ -44,7 +45,7 @@ ORDER_HEADERS = [
 
 
 def _order_response(view: OrderView, status: int = 200, **headers: str) -> Response[OrderOut]:
-    return Response(
+    return JsonResponse(
         OrderOut.of(view),
         status_code=status,
         headers={"ETag": etag(view.version), "Cache-Control": "private, no-cache", **headers},
