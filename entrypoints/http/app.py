@@ -13,7 +13,6 @@ from typing import Any
 
 import anyio.to_thread
 from litestar import Litestar, Router
-from litestar.di import Provide
 from litestar.middleware import DefineMiddleware
 
 from adapters.tracing import otel
@@ -26,7 +25,7 @@ from entrypoints.http.controllers.orders import OrderController
 from entrypoints.http.controllers.products import ProductController
 from entrypoints.http.controllers.stock import StockController
 from entrypoints.http.controllers.webhooks import webhook_controller
-from entrypoints.http.dependencies import dependencies
+from entrypoints.http.dependencies import provide_services
 from entrypoints.http.metrics import AppMetrics, prometheus_config
 from entrypoints.http.offload import Offload
 from entrypoints.http.openapi_docs import (
@@ -99,10 +98,6 @@ def create_app(
 
     app = Litestar(
         route_handlers=[v1, *health_handlers(container), metrics.handler(), assets_router()],
-        dependencies={
-            **dependencies(container, offload, metrics),
-            "metrics": Provide(lambda: metrics, sync_to_thread=False),
-        },
         exception_handlers=exception_handlers(),
         middleware=[prometheus_config().middleware],
         openapi_config=openapi_config(),
@@ -114,6 +109,7 @@ def create_app(
     )
     # Outermost, so that 404 and 405 (answered before any route middleware) carry an id too.
     app.asgi_handler = RequestContextMiddleware(app.asgi_handler)
+    provide_services(app, container, offload, metrics)  # for the handlers' `services_of`
     app.state.offload = offload  # where blocking work runs (tests count its hops)
     return app
 

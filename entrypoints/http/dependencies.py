@@ -1,13 +1,19 @@
-"""What a handler needs, resolved per request as one Litestar dependency.
+"""What a handler needs, from its request: `services_of(request)`.
 
-Litestar resolves the dependencies of a handler that are independent of each
-other concurrently, in an anyio task group with a task each; for five cheap
-lookups that cost more than the handler's own work (profiled). So every /v1
-handler takes a single `services` dependency: the caller (`actor`), where
-blocking work runs (`offload`), the app's `metrics`, and the use cases, each
-resolved from its container provider when first asked for, so overriding a
-provider (as tests do) takes effect on the next request. (The correlation id is
-not among them: the request-context middleware sets it for the whole request.)
+`Services` holds the caller (`actor`), where blocking work runs (`offload`), the
+app's `metrics`, and the use cases, each resolved from its container provider
+when asked for, so overriding a provider (as tests do) takes effect on the next
+request. (The correlation id is not among them: the request-context middleware
+sets it for the whole request.)
+
+It is not a Litestar dependency. Litestar resolves the independent dependencies
+of a handler concurrently, in an anyio task group with a task each, which for
+five cheap lookups cost more than the handler's own work (profiled); and even a
+single dependency costs its signature model's validation of its arguments and
+the resolution bookkeeping on every request: about 35,000 instructions of a GET
+/v1/orders/{id} (`benchmarks/bench_app_instructions.py`, session 19). The
+handlers take the request, which Litestar hands over as it is, and build their
+`Services` from the factory `create_app` stores in the app's state.
 """
 
 from __future__ import annotations
@@ -15,8 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
-from litestar import Request
-from litestar.di import Provide
+from litestar import Litestar, Request
 
 from core.use_cases.catalog import CreateProduct, UpdateProduct
 from core.use_cases.inventory import AdjustStock, SetStock
@@ -72,8 +77,21 @@ class Services:
     order_queries: _FromContainer[OrderQueries] = _FromContainer()
 
 
-def dependencies(container: Container, offload: Offload, metrics: AppMetrics) -> dict[str, Provide]:
+_STATE_KEY = "orderly_services"
+
+
+def provide_services(
+    app: Litestar, container: Container, offload: Offload, metrics: AppMetrics
+) -> None:
+    """Make `services_of` work for the requests of `app`."""
+
     def services(request: Request[Any, Any, Any]) -> Services:
         return Services(request, container, offload, metrics)
 
-    return {"services": Provide(services, sync_to_thread=False)}
+    app.state[_STATE_KEY] = services
+
+
+def services_of(request: Request[Any, Any, Any]) -> Services:
+    """This request's services (see the module docstring)."""
+    make: Callable[[Request[Any, Any, Any]], Services] = request.app.state[_STATE_KEY]
+    return make(request)

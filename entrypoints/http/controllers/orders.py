@@ -7,7 +7,6 @@ from typing import Any
 
 from litestar import Controller, Request, Response
 from litestar.datastructures import ResponseHeader
-from litestar.di import NamedDependency
 from litestar.openapi import ResponseSpec
 from litestar.params import JSONBody
 
@@ -29,7 +28,7 @@ from entrypoints.http.controllers.params import (
     OrderIdPath,
     StatusFilter,
 )
-from entrypoints.http.dependencies import Services
+from entrypoints.http.dependencies import services_of
 from entrypoints.http.etags import etag, expected_version, none_match
 from entrypoints.http.handlers import get, post
 from entrypoints.http.header_params import documented
@@ -74,12 +73,12 @@ class OrderController(Controller):
     async def place(
         self,
         data: JSONBody[PlaceOrderIn],
-        services: NamedDependency[Services],
         request: Request[Any, Any, Any],
     ) -> Response[OrderOut]:
         """Place an order (customer): every line is reserved, or nothing is.
         409 `insufficient_stock` with `shortages`; 422 for an unknown or inactive SKU or a
         repeated SKU; 422 `idempotency_key_reused` for a known key with another body."""
+        services = services_of(request)
         idempotency_key = IDEMPOTENCY_KEY.read(request)
         command = PlaceOrderCommand(
             customer_id=services.actor.principal_id,
@@ -97,13 +96,14 @@ class OrderController(Controller):
     @operation(get, "/", "listOrders", "List orders", 422)
     async def list_orders(
         self,
-        services: NamedDependency[Services],
+        request: Request[Any, Any, Any],
         status: StatusFilter = None,
         customer_id: CustomerFilter = None,
         limit: Limit = 20,
         cursor: Cursor = None,
     ) -> OrderPage:
         """Orders newest first: a customer's own, or (admin) everyone's. Paginated."""
+        services = services_of(request)
         queries, actor = services.order_queries, services.actor
         page = await services.offload.read(
             lambda: queries.page(actor, status, customer_id, limit, cursor)
@@ -119,10 +119,10 @@ class OrderController(Controller):
     async def get_order(
         self,
         order_id: OrderIdPath,
-        services: NamedDependency[Services],
         request: Request[Any, Any, Any],
     ) -> Response[OrderOut]:
         """One order (owner or admin) with a strong ETag; If-None-Match gives 304."""
+        services = services_of(request)
         if_none_match = IF_NONE_MATCH.read(request)
         queries, actor = services.order_queries, services.actor
         view = await services.offload.read(lambda: queries.get(order_id, actor))
@@ -143,11 +143,11 @@ class OrderController(Controller):
     async def cancel(
         self,
         order_id: OrderIdPath,
-        services: NamedDependency[Services],
         request: Request[Any, Any, Any],
     ) -> Response[OrderOut]:
         """Cancel (owner or admin): stock is released and a paid order refunded. Cancelling
         a cancelled order is a no-op; a shipped one is 409. If-Match is honoured (412)."""
+        services = services_of(request)
         if_match = IF_MATCH.read(request)
         actor, queries = services.actor, services.order_queries
         cancel_order = services.cancel_order
@@ -168,9 +168,10 @@ class OrderController(Controller):
     async def ship(
         self,
         order_id: OrderIdPath,
-        services: NamedDependency[Services],
+        request: Request[Any, Any, Any],
     ) -> Response[OrderOut]:
         """Ship a paid order (admin); shipping a shipped order is a no-op, others are 409."""
+        services = services_of(request)
         command = ShipOrderCommand(order_id, services.actor)
         result = await services.offload.write(partial(services.ship_order, command))
         return _order_response(result.value)
@@ -179,9 +180,10 @@ class OrderController(Controller):
     async def events(
         self,
         order_id: OrderIdPath,
-        services: NamedDependency[Services],
+        request: Request[Any, Any, Any],
     ) -> EventList:
         """The order's event history (owner or admin), oldest first."""
+        services = services_of(request)
         queries, actor = services.order_queries, services.actor
         events = await services.offload.read(lambda: queries.events(order_id, actor))
         return EventList([EventOut.of(e) for e in events])

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from functools import partial
+from typing import Any
 
-from litestar import Controller, Response
+from litestar import Controller, Request, Response
 from litestar.datastructures import ResponseHeader
-from litestar.di import NamedDependency
 from litestar.params import JSONBody
 
 from core.use_cases.catalog import (
@@ -15,7 +15,7 @@ from core.use_cases.catalog import (
 )
 from entrypoints.http.auth import admin_only
 from entrypoints.http.controllers.params import ActiveFilter, Cursor, Limit, SkuPath
-from entrypoints.http.dependencies import Services
+from entrypoints.http.dependencies import services_of
 from entrypoints.http.handlers import get, patch, post
 from entrypoints.http.openapi_docs import operation
 from entrypoints.http.openapi_links import CREATED_PRODUCT
@@ -40,9 +40,10 @@ class ProductController(Controller):
     async def create(
         self,
         data: JSONBody[CreateProductIn],
-        services: NamedDependency[Services],
+        request: Request[Any, Any, Any],
     ) -> Response[ProductOut]:
         """Create a product (admin); 409 if the SKU exists. `on_hand` sets its initial stock."""
+        services = services_of(request)
         command = CreateProductCommand(data.sku, data.name, data.price, data.active, data.on_hand)
         product = ProductOut.of(
             await services.offload.write(partial(services.create_product, command))
@@ -54,19 +55,21 @@ class ProductController(Controller):
     @operation(get, "/", "listProducts", "List products", 422)
     async def list_products(
         self,
-        services: NamedDependency[Services],
+        request: Request[Any, Any, Any],
         active: ActiveFilter = None,
         limit: Limit = 20,
         cursor: Cursor = None,
     ) -> ProductPage:
         """Products by SKU, optionally only active or inactive ones, paginated."""
+        services = services_of(request)
         queries = services.product_queries
         page = await services.offload.read(lambda: queries.page(active, limit, cursor))
         return ProductPage([ProductOut.of(v) for v in page.items], page.next_cursor)
 
     @operation(get, ONE, "getProduct", "Get a product", 404, 422)
-    async def get_product(self, sku: SkuPath, services: NamedDependency[Services]) -> ProductOut:
+    async def get_product(self, sku: SkuPath, request: Request[Any, Any, Any]) -> ProductOut:
         """One product, with its `available` stock."""
+        services = services_of(request)
         queries = services.product_queries
         return ProductOut.of(await services.offload.read(lambda: queries.get(sku)))
 
@@ -78,9 +81,10 @@ class ProductController(Controller):
         self,
         sku: SkuPath,
         data: JSONBody[UpdateProductIn],
-        services: NamedDependency[Services],
+        request: Request[Any, Any, Any],
     ) -> ProductOut:
         """Change `name`, `price` and/or `active` (admin). Placed orders keep their prices."""
+        services = services_of(request)
         command = UpdateProductCommand(sku, data.name, data.price, data.active)
         result = await services.offload.write(partial(services.update_product, command))
         return ProductOut.of(result.value)

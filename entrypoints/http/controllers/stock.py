@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from functools import partial
+from typing import Any
 
-from litestar import Controller
-from litestar.di import NamedDependency
+from litestar import Controller, Request
 from litestar.params import JSONBody
 
 from core.use_cases.inventory import AdjustStockCommand, SetStockCommand
 from entrypoints.http.auth import admin_only
 from entrypoints.http.controllers.params import SkuPath
-from entrypoints.http.dependencies import Services
+from entrypoints.http.dependencies import services_of
 from entrypoints.http.handlers import get, post, put
 from entrypoints.http.openapi_docs import operation
 from entrypoints.http.schemas import AdjustStockIn, SetStockIn, StockOut
@@ -25,16 +25,18 @@ class StockController(Controller):
     guards = [admin_only]
 
     @operation(get, ONE, "getStock", "Get a stock level", 403, 404, 422)
-    async def get_stock(self, sku: SkuPath, services: NamedDependency[Services]) -> StockOut:
+    async def get_stock(self, sku: SkuPath, request: Request[Any, Any, Any]) -> StockOut:
         """`{sku, on_hand, reserved, available}`."""
+        services = services_of(request)
         queries = services.product_queries
         return StockOut.of(await services.offload.read(lambda: queries.stock(sku)))
 
     @operation(put, ONE, "setStock", "Set on-hand stock", 400, 403, 404, 409, 413, 422)
     async def set_on_hand(
-        self, sku: SkuPath, services: NamedDependency[Services], data: JSONBody[SetStockIn]
+        self, sku: SkuPath, request: Request[Any, Any, Any], data: JSONBody[SetStockIn]
     ) -> StockOut:
         """Set `on_hand`; 409 `stock_below_reserved` if below what orders have reserved."""
+        services = services_of(request)
         command = SetStockCommand(sku, data.on_hand)
         return StockOut.of(await services.offload.write(partial(services.set_stock, command)))
 
@@ -43,9 +45,10 @@ class StockController(Controller):
         400, 403, 404, 409, 413, 422, status_code=200,
     )  # fmt: skip
     async def adjust(
-        self, sku: SkuPath, services: NamedDependency[Services], data: JSONBody[AdjustStockIn]
+        self, sku: SkuPath, request: Request[Any, Any, Any], data: JSONBody[AdjustStockIn]
     ) -> StockOut:
         """Change `on_hand` by a non-zero `delta`; 409 if it would go below zero or reserved.
         Answers the stock after the adjustment."""
+        services = services_of(request)
         command = AdjustStockCommand(sku, data.delta, data.reason)
         return StockOut.of(await services.offload.write(partial(services.adjust_stock, command)))
