@@ -78,6 +78,10 @@ def test_every_operation_conforms_and_never_answers_5xx(
         container.create_product()(CreateProductCommand(sku, f"Product {sku}", 500, True, 10**6))
     app = create_app(container)
     schema = schemathesis.openapi.from_asgi("/schema/openapi.json", app)
+    # The keys come from `headers=` below, not from generated Authorization headers: a
+    # negative one would be replaced by a valid key, and the answer then reported as
+    # schema-violating data accepted (seen once in CI-like runs, on GET /v1/products).
+    schema.config.generation.update(with_security_parameters=False)
     # A schema-valid request may still break a domain rule, which the API answers with
     # 422 by contract (an unknown SKU in an order, a cursor it never issued, a reused
     # idempotency key): no schema can express those, so 422 counts as accepted handling.
