@@ -41,7 +41,6 @@ import random
 import shutil
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
@@ -57,14 +56,14 @@ from benchmarks.bench_http_orders import (
     BODY,
     LUA_GET,
     LUA_POST,
-    _backlog,
+    _clean_up,
+    _drain,
     _pg_admin,
     _port,
     _post,
     _prepare,
     _serving_env,
     _settle,
-    _stop,
     _wait,
     _wrk,
 )
@@ -74,7 +73,6 @@ PG_URL = "postgresql://postgres@127.0.0.1:5432"
 BATCH = 5000
 STATES = ("fresh", "seeded")
 VERBS = ("POST", "GET")
-DRAIN_TIMEOUT = 120.0  # seconds for a server's outbox to empty after its POST round
 
 Results = dict[str, dict[str, list[dict[str, Any]]]]  # verb -> state -> one wrk result a round
 
@@ -176,22 +174,6 @@ def _serve(env: dict[str, str], workers: int) -> tuple[subprocess.Popen[bytes], 
         command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     return server, f"http://127.0.0.1:{port}"
-
-
-def _drain(env: dict[str, str], state: str) -> tuple[int, float]:
-    """Wait for the outbox to empty, so the next round does not share the machine with
-    this one's deliveries; (backlog the round left, seconds it took to drain)."""
-    left = backlog = _backlog(env)
-    started = time.monotonic()
-    while backlog:
-        if time.monotonic() - started > DRAIN_TIMEOUT:
-            raise SystemExit(
-                f"{state}: outbox backlog still {backlog} after {DRAIN_TIMEOUT:.0f} s"
-                f" (it was {left} after the POST round); is delivery running?"
-            )
-        time.sleep(0.2)
-        backlog = _backlog(env)
-    return left, time.monotonic() - started
 
 
 def _order(r: int) -> tuple[str, ...]:
@@ -309,14 +291,7 @@ def run_storage(storage: str, args: argparse.Namespace) -> None:
             _print_round(r, "GET", results)
         _summary(storage, results)
     finally:
-        for server in servers.values():
-            _stop(server)
-        for name in created:
-            try:
-                _pg_admin(PG_URL, "DROP DATABASE IF EXISTS {} WITH (FORCE)", name)
-            except Exception as exc:
-                print(f"could not drop database {name}: {exc}", file=sys.stderr)
-        shutil.rmtree(work, ignore_errors=True)
+        _clean_up(servers.values(), PG_URL, created, work)
 
 
 def main() -> None:

@@ -46,6 +46,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, LiteralString
 
@@ -202,6 +203,25 @@ def _backlog(env: dict[str, str]) -> int:
     return int(json.loads(out)["backlog"])
 
 
+DRAIN_TIMEOUT = 120.0  # seconds for a server's outbox to empty after its POST round
+
+
+def _drain(env: dict[str, str], name: str) -> tuple[int, float]:
+    """Wait for the outbox to empty, so the next round does not share the machine with
+    this one's deliveries; (backlog the round left, seconds it took to drain)."""
+    left = backlog = _backlog(env)
+    started = time.monotonic()
+    while backlog:
+        if time.monotonic() - started > DRAIN_TIMEOUT:
+            raise SystemExit(
+                f"{name}: outbox backlog still {backlog} after {DRAIN_TIMEOUT:.0f} s"
+                f" (it was {left} after the POST round); is delivery running?"
+            )
+        time.sleep(0.2)
+        backlog = _backlog(env)
+    return left, time.monotonic() - started
+
+
 def _pg_admin(pg_url: str, statement: LiteralString, database: str) -> None:
     """`statement`, its {} the database's quoted name, on the server's `postgres`
     database outside a transaction (CREATE and DROP DATABASE)."""
@@ -231,6 +251,21 @@ def _stop(server: subprocess.Popen[bytes]) -> None:
     except subprocess.TimeoutExpired:
         server.kill()
         server.wait(10)
+
+
+def _clean_up(
+    servers: Iterable[subprocess.Popen[bytes]], pg_url: str, created: list[str], work: Path
+) -> None:
+    """Stop the servers, drop the databases made on `pg_url` (each tried, even if one
+    fails) and remove the work directory: the end of a run, also when it failed."""
+    for server in servers:
+        _stop(server)
+    for name in created:
+        try:
+            _pg_admin(pg_url, "DROP DATABASE IF EXISTS {} WITH (FORCE)", name)
+        except Exception as exc:
+            print(f"could not drop database {name}: {exc}", file=sys.stderr)
+    shutil.rmtree(work, ignore_errors=True)
 
 
 def _post_lua(key: str, spread: bool) -> str:
@@ -330,10 +365,7 @@ def main() -> None:
         print("round | orderly POST rps non2xx p99 cpu-ms/req | backlog drain-s | reference POST")
         for r in range(args.rounds):
             a = _wrk(ours + "/v1/orders", post["o"], args, servers[0].pid, work)
-            left, started = _backlog(env), time.monotonic()
-            while _backlog(env):
-                time.sleep(0.2)
-            drained = time.monotonic() - started
+            left, drained = _drain(env, "orderly")
             b = _wrk(ref + "/v1/orders", post["r"], args, servers[1].pid, work)
             results["post_o"].append(a)
             results["post_r"].append(b)
@@ -362,14 +394,7 @@ def main() -> None:
                 f"CPU efficiency (reference cpu per request / orderly's) {cpu:.2f}"
             )
     finally:
-        for server in servers:
-            _stop(server)
-        for name in created:
-            try:
-                _pg_admin(pg_url, "DROP DATABASE IF EXISTS {} WITH (FORCE)", name)
-            except Exception as exc:
-                print(f"could not drop database {name}: {exc}", file=sys.stderr)
-        shutil.rmtree(work, ignore_errors=True)
+        _clean_up(servers, pg_url, created, work)
 
 
 if __name__ == "__main__":
