@@ -57,13 +57,11 @@ def _admin_pg_conninfo() -> str:
     return f"host={POSTGRES_HOST} port={POSTGRES_PORT} user=postgres dbname=postgres"
 
 
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
-    """A fresh PostgreSQL database for one test, dropped afterwards.
-
-    Yields a SQLAlchemy URL (postgresql+psycopg://...). The schema is not created:
-    callers run the migrations (or `create_schema`) they need.
-    """
+@contextlib.contextmanager
+def fresh_postgres_database() -> Iterator[str]:
+    """A new, empty PostgreSQL database, dropped on exit; yields its SQLAlchemy URL
+    (postgresql+psycopg://...). The schema is not created: callers run the migrations
+    (or `create_schema`) they need."""
     require_service("PostgreSQL", POSTGRES_HOST, POSTGRES_PORT)
     import psycopg
 
@@ -75,6 +73,13 @@ def postgres_url() -> Iterator[str]:
     finally:
         with psycopg.connect(_admin_pg_conninfo(), autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for one test, dropped afterwards."""
+    with fresh_postgres_database() as url:
+        yield url
 
 
 @contextlib.contextmanager

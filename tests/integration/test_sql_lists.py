@@ -59,7 +59,8 @@ def test_postgresql_sends_one_sql_text_for_every_length(database: SqlDatabase) -
         assert prepared.expanding == ("event_ids",)  # IN (?, ?, ...) per length
         return
     assert prepared.expanding == ()
-    assert "ANY" in prepared.sql and "IN (" not in prepared.sql
+    # One array parameter (unnested, each member looked up through the primary key).
+    assert "::VARCHAR(64)[]" in prepared.sql and "IN (" not in prepared.sql
 
 
 def test_relay_marks_exactly_the_claimed_positions(database: SqlDatabase) -> None:

@@ -9,9 +9,20 @@ already holds the database's single write lock, and SQLAlchemy renders no
 
 from __future__ import annotations
 
-from sqlalchemy import bindparam, delete, insert, literal_column, select, update
+from sqlalchemy import (
+    ARRAY,
+    any_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    literal_column,
+    select,
+    true,
+    update,
+)
 
-from adapters.sql.lists import with_list
+from adapters.sql.lists import ByDialect, with_list
 from adapters.sql.tables import (
     idempotency_keys,
     order_lines,
@@ -121,12 +132,36 @@ ORDER_GET = (
 )
 # Several orders at once (batched event handlers), in id order: the lock order. The
 # batched handlers' lists are sent as arrays on PostgreSQL (adapters/sql/lists.py).
-ORDERS_GET_MANY = with_list(
-    lambda in_list: (
-        _ORDER_ROWS.where(in_list(orders.c.id, "ids"))
+#
+# On PostgreSQL each order's lines come from a LATERAL subquery that OFFSET 0 keeps
+# from being merged into a plain join: a join of 40 orders with their lines was
+# planned, on tables that had never been analyzed (autovacuum off, or not yet run),
+# as a hash join over a sequential scan of every order line, a cost that grew with
+# every order placed (docs/performance.md, "Plans without statistics"). The lateral
+# form can only be run order by order, each through the lines' primary key.
+_LINES_OF_ORDER = (
+    select(
+        order_lines.c.sku, order_lines.c.quantity, order_lines.c.unit_price, order_lines.c.position
+    )
+    .where(order_lines.c.order_id == orders.c.id)
+    .offset(literal_column("0"))
+    .lateral("lines")
+)
+ORDERS_GET_MANY = ByDialect(
+    postgresql=(
+        select(
+            orders, _LINES_OF_ORDER.c.sku, _LINES_OF_ORDER.c.quantity, _LINES_OF_ORDER.c.unit_price
+        )
+        .select_from(orders.outerjoin(_LINES_OF_ORDER, true()))
+        .where(orders.c.id == any_(bindparam("ids", type_=ARRAY(orders.c.id.type))))
+        .order_by(orders.c.id, _LINES_OF_ORDER.c.position)
+        .with_for_update(of=orders)
+    ),
+    other=(
+        _ORDER_ROWS.where(orders.c.id.in_(bindparam("ids", expanding=True)))
         .order_by(orders.c.id, order_lines.c.position)
         .with_for_update(of=orders)
-    )
+    ),
 )
 ORDER_INSERT = insert(orders)
 ORDER_LINES_INSERT = insert(order_lines)
@@ -175,11 +210,29 @@ IDEMPOTENCY_PURGE = delete(idempotency_keys).where(
     idempotency_keys.c.created_at < bindparam("cutoff", type_=idempotency_keys.c.created_at.type)
 )
 
-INBOX_SEEN_MANY = with_list(
-    lambda in_list: select(processed_events.c.event_id).where(
+# On PostgreSQL, one primary-key lookup per event id, for the reason ORDERS_GET_MANY
+# gives: planned without statistics, `handler = ? AND event_id = ANY(?)` used the index
+# for the handler only and filtered every event that handler had ever processed.
+_WANTED_EVENTS = (
+    func.unnest(bindparam("event_ids", type_=ARRAY(processed_events.c.event_id.type)))
+    .table_valued("event_id")
+    .render_derived(name="wanted")
+)
+_SEEN_EVENT = (
+    select(processed_events.c.event_id)
+    .where(
         processed_events.c.handler == bindparam("handler"),
-        in_list(processed_events.c.event_id, "event_ids"),
+        processed_events.c.event_id == _WANTED_EVENTS.c.event_id,
     )
+    .offset(literal_column("0"))
+    .lateral("seen")
+)
+INBOX_SEEN_MANY = ByDialect(
+    postgresql=select(_SEEN_EVENT.c.event_id).select_from(_WANTED_EVENTS.join(_SEEN_EVENT, true())),
+    other=select(processed_events.c.event_id).where(
+        processed_events.c.handler == bindparam("handler"),
+        processed_events.c.event_id.in_(bindparam("event_ids", expanding=True)),
+    ),
 )
 INBOX_INSERT = insert(processed_events)
 
