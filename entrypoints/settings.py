@@ -26,6 +26,9 @@ class ConfigError(Exception):
 @dataclass(frozen=True)
 class Settings:
     database_url: str = "sqlite:///orderly.db"
+    # Whether the request path's reads run on the event loop on PostgreSQL: auto (when
+    # the server is on this machine), true or false (entrypoints/http/offload.py).
+    database_inline_reads: str = "auto"
     messaging: str = "inprocess"
     rabbitmq_url: str = "amqp://guest:guest@127.0.0.1:5672/%2F"
     currency: str = "EUR"
@@ -98,6 +101,11 @@ class Settings:
 
         database_url = text("DATABASE_URL", defaults.database_url)
         _check_database_url(database_url)
+        inline_reads = text("DATABASE_INLINE_READS", defaults.database_inline_reads).lower()
+        if inline_reads not in {"auto", "true", "false"}:
+            raise ConfigError(
+                f"ORDERLY_DATABASE_INLINE_READS must be auto, true or false, got {inline_reads!r}"
+            )
         messaging = text("MESSAGING", defaults.messaging).lower()
         if messaging not in {"inprocess", "rabbitmq"}:
             raise ConfigError(f"ORDERLY_MESSAGING must be inprocess or rabbitmq, got {messaging!r}")
@@ -140,6 +148,7 @@ class Settings:
             numbers["sweep_interval_seconds"] = float(sweep)
         return Settings(
             database_url=database_url,
+            database_inline_reads=inline_reads,
             messaging=messaging,
             rabbitmq_url=rabbitmq_url,
             currency=currency,

@@ -11,6 +11,7 @@ PostgreSQL: a pooled psycopg 3 engine; command loads take row locks.
 
 from __future__ import annotations
 
+import ipaddress
 import threading
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -175,6 +176,15 @@ def _sqlite_gate(engine: Engine, timeout: float) -> _WriteGate:
     return _WriteGate(timeout, ProcessWriteLock(lock_path(database), timeout) if database else None)
 
 
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:  # a name: resolving it here would block; count it as remote
+        return False
+
+
 class SqlDatabase:
     """An engine plus the rules for beginning read and write transactions."""
 
@@ -199,6 +209,22 @@ class SqlDatabase:
     def from_url(cls, url: str, busy_timeout: float = BUSY_TIMEOUT_SECONDS) -> SqlDatabase:
         """Build the engine; InvalidDatabaseUrl if the URL is unusable (nothing connects yet)."""
         return cls(engine_for(url, busy_timeout), busy_timeout)
+
+    @property
+    def is_local(self) -> bool:
+        """Whether a statement's round trip stays on this machine: a SQLite file, or a
+        PostgreSQL server on a loopback address or a Unix socket (no host at all is
+        libpq's default socket)."""
+        if self.is_sqlite:
+            return True
+        url = self.engine.url
+        hosts = url.query.get("host") or url.host or ""
+        for host in [hosts] if isinstance(hosts, str) else list(hosts):
+            for one in host.split(","):
+                one = one.strip()
+                if one and not one.startswith("/") and not _is_loopback(one):
+                    return False
+        return True
 
     @property
     def url(self) -> str:

@@ -120,6 +120,11 @@ def offload_for(container: Container) -> Offload:
     if storage != "sql":
         return Offload.for_storage(storage, is_sqlite=False, pool_size=0)
     database = container.database()
+    choice = container.config.database_inline_reads()
     return Offload.for_storage(
-        storage, database.is_sqlite, database.pool_size, group=database.group
+        storage,
+        database.is_sqlite,
+        database.pool_size,
+        group=database.group,
+        inline_reads=database.is_local if choice == "auto" else choice == "true",
     )

@@ -21,6 +21,8 @@ from entrypoints.http.offload import Offload
 from entrypoints.http.scope_headers import scope_header
 
 Authenticator = Callable[[str], Actor]
+# Requests of these methods only read (the API's POST, PUT, PATCH and DELETE all write).
+_READ_ONLY_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def bearer_token(header: str | None) -> str:
@@ -55,7 +57,8 @@ class BearerAuthMiddleware(AbstractAuthenticationMiddleware):
     ) -> AuthenticationResult:
         token = bearer_token(scope_header(connection.scope, b"authorization"))
         # Every request looks the key up again: a revoked key is refused at once.
-        actor = await self._offload.read(lambda: self._authenticate(token))
+        writes = connection.scope.get("method") not in _READ_ONLY_METHODS
+        actor = await self._offload.read(lambda: self._authenticate(token), before_write=writes)
         return AuthenticationResult(user=actor, auth=None)
 
 

@@ -11,8 +11,16 @@ and the storage decides where that runs:
   a thread hop. Writes go to one writer thread: SQLite has a single writer
   anyway, and a write may wait for another process's lock, which must never
   stall the loop.
-- PostgreSQL: both go to a pool of threads as large as the connection pool, so
+- PostgreSQL: writes go to a pool of threads as large as the connection pool, so
   no thread waits for a connection, and row locks let writes run side by side.
+  Reads run inline too when the server is on this machine (a loopback address or a
+  Unix socket; ORDERLY_DATABASE_INLINE_READS overrides): a lookup's round trip there
+  costs less than the two thread switches and the GIL hand-offs of a hop, and GET
+  /v1/orders/{id} served about half again as many requests (A/B, docs/performance.md).
+  A request that goes on to write looks its key up in a thread all the same
+  (`read(..., before_write=True)`): it hops for its write anyway, and inline the
+  lookup's wait kept the loop from other requests (POST 7-10 % slower). A server
+  across a network keeps every read in a thread, where the waits overlap.
 - memory://: inline; everything is in-process and brief.
 
 On SQLite the commit is the largest single cost of a placement (writing the
@@ -44,11 +52,18 @@ GroupFactory = Callable[[], AbstractContextManager[Any]]
 
 class Offload:
     def __init__(
-        self, *, inline_reads: bool, threads: int, group: GroupFactory | None = None
+        self,
+        *,
+        inline_reads: bool,
+        threads: int,
+        group: GroupFactory | None = None,
+        hop_reads_before_writes: bool = False,
     ) -> None:
         """`threads` 0 runs writes inline too; with `group`, one writer thread runs
-        every write and group-commits placements."""
+        every write and group-commits placements. `hop_reads_before_writes`: a read
+        made `before_write` hops even where reads run inline."""
         self._inline_reads = inline_reads
+        self._hop_before_write = hop_reads_before_writes
         self.hops = 0  # thread hops so far (tests keep the request path from growing)
         self._writer = _GroupWriter(group) if group is not None else None
         self._pool = (
@@ -59,17 +74,25 @@ class Offload:
 
     @classmethod
     def for_storage(
-        cls, storage: str, is_sqlite: bool, pool_size: int, group: GroupFactory | None = None
+        cls,
+        storage: str,
+        is_sqlite: bool,
+        pool_size: int,
+        group: GroupFactory | None = None,
+        *,
+        inline_reads: bool = False,
     ) -> Offload:
+        """`inline_reads` is PostgreSQL's choice (see the module docstring)."""
         if storage == "memory":
             return cls(inline_reads=True, threads=0)
         if is_sqlite:
             return cls(inline_reads=True, threads=1, group=group)
-        return cls(inline_reads=False, threads=pool_size)
+        return cls(inline_reads=inline_reads, threads=pool_size, hop_reads_before_writes=True)
 
-    async def read(self, fn: Callable[[], T]) -> T:
-        """A read-only call (it may authenticate and query, never write)."""
-        if self._inline_reads:
+    async def read(self, fn: Callable[[], T], *, before_write: bool = False) -> T:
+        """A read-only call (it may authenticate and query, never write);
+        `before_write`: the request it belongs to writes next."""
+        if self._inline_reads and not (before_write and self._hop_before_write):
             return fn()
         return await self._hop(fn)
 

@@ -20,6 +20,7 @@ def test_defaults_with_an_empty_environment() -> None:
     assert (settings.currency, settings.payment_timeout_seconds) == ("EUR", 900)
     assert (settings.payments_decline_above, settings.payments_failure_rate) == (100_000_000, 0.0)
     assert settings.max_delivery_attempts == 5
+    assert settings.database_inline_reads == "auto"
 
 
 def test_values_are_read_and_selected() -> None:
@@ -32,6 +33,7 @@ def test_values_are_read_and_selected() -> None:
             "ORDERLY_PAYMENTS_FAILURE_RATE": "0.25",
             "ORDERLY_MESSAGING": "RabbitMQ",
             "ORDERLY_LOG_LEVEL": "debug",
+            "ORDERLY_DATABASE_INLINE_READS": " False ",
             "ORDERLY_UNRELATED": "ignored",
         }
     )
@@ -43,6 +45,7 @@ def test_values_are_read_and_selected() -> None:
     assert (settings.currency, settings.payment_timeout_seconds) == ("USD", 60)
     assert (settings.payments_decline_above, settings.payments_failure_rate) == (0, 0.25)
     assert settings.log_level == "DEBUG"
+    assert settings.database_inline_reads == "false"
     assert Settings.from_env({"ORDERLY_DATABASE_URL": "memory://"}).delivery == "sync"
 
 
@@ -59,6 +62,7 @@ BAD = [
     ("DATABASE_URL", "postgresql:///orders"),
     ("DATABASE_URL", "not a url"),
     ("MESSAGING", "kafka"),
+    ("DATABASE_INLINE_READS", "sometimes"),
     ("RABBITMQ_URL", "http://127.0.0.1:5672/"),
     ("RABBITMQ_URL", "amqp://"),
     ("CURRENCY", "eur"),
