@@ -202,7 +202,9 @@ def _execute(conn: Connection, statement: Executable, columns: Columns, count: i
     keys = tuple(columns)
     dialect = conn.dialect
     compiled = _compiled(statement, dialect, keys)
-    batch = compiled.recordset if count >= MIN_ROWS else None
+    batch = compiled.recordset
+    if batch is not None and (count < batch.min_rows or not batch.serves(columns)):
+        batch = None
     sql = compiled.sql
     try:
         document = compiled.document(columns) if batch is not None else None

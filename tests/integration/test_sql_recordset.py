@@ -1,5 +1,6 @@
-"""Batched writes (adapters/sql/bulk.py): on PostgreSQL a batch of MIN_ROWS or more is
-one statement over a JSON document of its rows (adapters/sql/recordset.py). It writes
+"""Batched writes (adapters/sql/bulk.py): on PostgreSQL a batch of INSERTs (of two rows
+or more) or of UPDATEs (MIN_ROWS or more) is one statement over a JSON document of its
+rows (adapters/sql/recordset.py). It writes
 what row-by-row executemany writes, on both databases: the same values, row counts and
 errors."""
 
@@ -87,6 +88,34 @@ def test_a_batch_writes_and_counts_what_row_by_row_writes(database: SqlDatabase,
     assert [dict(r, position=None) for r in written] == [
         {**e, "position": None, "claimed_until": None, "sent_at": None} for e in events
     ]
+
+
+@pytest.mark.parametrize("size", [2, MIN_ROWS, 3 * MIN_ROWS])
+def test_a_batch_that_updates_one_row_again_and_again_keeps_every_change(
+    database: SqlDatabase, size: int
+) -> None:
+    """A unit of work that saves an aggregate twice queues two versioned UPDATEs of one
+    row. Row by row each sees the one before; one statement would update the row once
+    and count the rest as lost races, so such a batch is never sent as a document."""
+    with database.engine.begin() as conn:
+        execute_many(conn, ORDER_INSERT, [_order(1), _order(2)])
+        changes = [
+            {
+                "status": "paid" if n % 2 else "pending_payment",
+                "cancel_reason": None,
+                "updated_at": NOW + timedelta(minutes=n),
+                "version": n + 2,
+                "k_id": "order-001",
+                "k_version": n + 1,
+            }
+            for n in range(size - 1)
+        ]
+        changes.append({**changes[0], "k_id": "order-002", "k_version": 1, "version": 2})
+        assert execute_many(conn, ORDER_UPDATE, changes) == size
+    with database.engine.connect() as conn:
+        stored = {r.id: r for r in conn.execute(select(orders))}
+    assert (stored["order-001"].version, stored["order-002"].version) == (size, 2)
+    assert stored["order-001"].updated_at == NOW + timedelta(minutes=size - 2)
 
 
 @pytest.mark.parametrize("size", [2, MIN_ROWS])
