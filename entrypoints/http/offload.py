@@ -164,14 +164,17 @@ class _Threads:
 
     def __init__(self, threads: int) -> None:
         self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
-        self._threads = [
-            threading.Thread(target=self._run, name=f"orderly-storage_{n}", daemon=True)
-            for n in range(threads)
-        ]
-        for thread in self._threads:
-            thread.start()
+        self._size = threads
+        self._threads: list[threading.Thread] = []  # started by the first call
 
     async def submit(self, fn: Callable[[], T], context: contextvars.Context) -> T:
+        if not self._threads:  # only the event loop's thread submits: no race
+            self._threads = [
+                threading.Thread(target=self._run, name=f"orderly-storage_{n}", daemon=True)
+                for n in range(self._size)
+            ]
+            for thread in self._threads:
+                thread.start()
         loop = asyncio.get_running_loop()
         job = _Job(fn, context, False, loop, loop.create_future())
         self._queue.put(job)
