@@ -133,6 +133,12 @@ class _Job:
     future: asyncio.Future[Any]
     outcome: tuple[bool, Any] = field(default=(False, None))  # (ok, value or exception)
 
+    @classmethod
+    def pending(cls, fn: Callable[[], Any], context: contextvars.Context, groupable: bool) -> _Job:
+        """A job for the running event loop, its future not yet settled."""
+        loop = asyncio.get_running_loop()
+        return cls(fn, context, groupable, loop, loop.create_future())
+
     def run(self) -> None:
         try:
             self.outcome = (True, self.context.run(self.fn))
@@ -175,8 +181,7 @@ class _Threads:
             ]
             for thread in self._threads:
                 thread.start()
-        loop = asyncio.get_running_loop()
-        job = _Job(fn, context, False, loop, loop.create_future())
+        job = _Job.pending(fn, context, groupable=False)
         self._queue.put(job)
         result: T = await job.future
         return result
@@ -205,8 +210,7 @@ class _GroupWriter:
         self._thread.start()
 
     async def submit(self, fn: Callable[[], T], context: contextvars.Context, groupable: bool) -> T:
-        loop = asyncio.get_running_loop()
-        job = _Job(fn, context, groupable, loop, loop.create_future())
+        job = _Job.pending(fn, context, groupable)
         with self._ready:
             self._queue.append(job)
             self._ready.notify()

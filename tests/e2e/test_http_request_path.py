@@ -88,35 +88,31 @@ def test_reading_an_order_is_two_statements_and_no_thread_hop(traced: Any) -> No
     assert trace.statements == ["SELECT", "SELECT"], "the key, then the order with its lines"
 
 
-@pytest.fixture
-def on_postgres(postgres_url: str, tmp_path: Path) -> Iterator[Any]:
-    """An app on PostgreSQL (this machine's: reads inline by default), with a product."""
-
-    @contextmanager
-    def serve(**settings: Any) -> Iterator[tuple[TestClient[Any], dict[str, str], Any]]:
-        container = make_container(postgres_url, tmp_path, **settings)
-        admin = container.create_principal()("root", "admin").api_key
-        alice = container.create_principal()(f"alice-{len(settings)}", "customer").api_key
-        app = create_app(container, deliver_events=False)
-        try:
-            with TestClient(app) as client:
-                r = client.post(
-                    "/v1/products",
-                    json={"sku": f"SKU-{len(settings)}", "name": "p", "price": 1, "on_hand": 9},
-                    headers=bearer(admin),
-                )
-                assert r.status_code in (201, 409), r.text
-                yield client, bearer(alice), app.state.offload
-        finally:
-            container.database().dispose()
-
-    yield serve
+@contextmanager
+def _served_on(url: str, tmp_path: Path, **settings: Any) -> Iterator[Any]:
+    """(client, alice's headers, the app's offload) on a fresh PostgreSQL database with
+    one product, SKU-1."""
+    container = make_container(url, tmp_path, **settings)
+    admin = container.create_principal()("root", "admin").api_key
+    alice = container.create_principal()("alice", "customer").api_key
+    app = create_app(container, deliver_events=False)
+    try:
+        with TestClient(app) as client:
+            r = client.post(
+                "/v1/products",
+                json={"sku": "SKU-1", "name": "p", "price": 1, "on_hand": 9},
+                headers=bearer(admin),
+            )
+            assert r.status_code == 201, r.text
+            yield client, bearer(alice), app.state.offload
+    finally:
+        container.database().dispose()
 
 
-def _hops(client: TestClient[Any], alice: dict[str, str], offload: Any, sku: str) -> list[int]:
+def _hops(client: TestClient[Any], alice: dict[str, str], offload: Any) -> list[int]:
     """Thread hops of a placement, then of reading that order."""
     hops = offload.hops
-    r = client.post("/v1/orders", json={"lines": [{"sku": sku, "quantity": 1}]}, headers=alice)
+    r = client.post("/v1/orders", json={"lines": [{"sku": "SKU-1", "quantity": 1}]}, headers=alice)
     assert r.status_code == 201, r.text
     placed, hops = offload.hops - hops, offload.hops
     r = client.get(f"/v1/orders/{r.json()['id']}", headers=alice)
@@ -126,18 +122,18 @@ def _hops(client: TestClient[Any], alice: dict[str, str], offload: Any, sku: str
 
 @pytest.mark.postgres
 def test_on_a_local_postgresql_reads_run_inline_and_a_write_request_hops_twice(
-    on_postgres: Any,
+    postgres_url: str, tmp_path: Path
 ) -> None:
-    with on_postgres() as (client, alice, offload):
+    with _served_on(postgres_url, tmp_path) as (client, alice, offload):
         # The key lookup before a write and the placement each in a thread; a GET's
         # key lookup and order read on the loop.
-        assert _hops(client, alice, offload, "SKU-0") == [2, 0]
+        assert _hops(client, alice, offload) == [2, 0]
 
 
 @pytest.mark.postgres
-def test_inline_reads_can_be_turned_off(on_postgres: Any) -> None:
-    with on_postgres(database_inline_reads="false") as (client, alice, offload):
-        assert _hops(client, alice, offload, "SKU-1") == [2, 2]
+def test_inline_reads_can_be_turned_off(postgres_url: str, tmp_path: Path) -> None:
+    with _served_on(postgres_url, tmp_path, database_inline_reads="false") as served:
+        assert _hops(*served) == [2, 2]
 
 
 def test_no_guard_or_dependency_of_the_api_hops_to_a_thread(tmp_path: Path) -> None:
