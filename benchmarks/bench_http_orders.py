@@ -222,14 +222,14 @@ def _drain(env: dict[str, str], name: str) -> tuple[int, float]:
     return left, time.monotonic() - started
 
 
-def _pg_admin(pg_url: str, statement: LiteralString, database: str) -> None:
-    """`statement`, its {} the database's quoted name, on the server's `postgres`
+def _pg_admin(pg_url: str, statement: LiteralString, *databases: str) -> None:
+    """`statement`, each {} a database's quoted name, on the server's `postgres`
     database outside a transaction (CREATE and DROP DATABASE)."""
     import psycopg
     from psycopg import sql
 
     with psycopg.connect(f"{pg_url}/postgres", autocommit=True) as conn:
-        conn.execute(sql.SQL(statement).format(sql.Identifier(database)))
+        conn.execute(sql.SQL(statement).format(*map(sql.Identifier, databases)))
 
 
 def _settle(pid: int, timeout: float = 60.0) -> None:
