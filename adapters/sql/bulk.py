@@ -15,6 +15,7 @@ violations, adapters/sql/errors.py) see the same exceptions as before.
 
 from __future__ import annotations
 
+import re
 import weakref
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -59,6 +60,9 @@ class _Compiled:
         self.rows_sql = _values_sql(statement, dialect, self.sql) if self.positional else None
         self._keys = keys
         self._document_processors = [None if k in raw else binds.get(k) for k in keys]
+        # The statement with PostgreSQL's positional placeholders only, and the parameter
+        # each one takes, in order: made when first asked for (`parts`).
+        self._positional_form: tuple[str, list[str]] | None = None
 
     def document(self, columns: Columns) -> str | None:
         """The rows as the recordset's JSON document; None if msgspec refuses a value
@@ -73,12 +77,49 @@ class _Compiled:
         except (TypeError, ValueError, msgspec.EncodeError):
             return None
 
+    def parts(self, columns: Columns, count: int) -> list[tuple[str, list[Any]]]:
+        """The batch as positional statements with their values: one over a JSON
+        document where the recordset serves, else one per row."""
+        batch = self.recordset
+        if batch is not None and count >= batch.min_rows and batch.serves(columns):
+            document = self.document(columns)
+            if document is not None:
+                return [(batch.sql, [document])]
+        processed = dict(
+            zip(self.names, _processed_columns(self.names, self.processors, columns), strict=True)
+        )
+        if self._positional_form is None:
+            self._positional_form = _as_positional(self.sql, self.names, self.positional)
+        sql, order = self._positional_form
+        return [(sql, [processed[name][row] for name in order]) for row in range(count)]
+
     def args(self, columns: Columns) -> list[Any]:
         processed = _processed_columns(self.names, self.processors, columns)
         if self.positional:
             return list(zip(*processed, strict=True))
         names = self.names
         return [dict(zip(names, values, strict=True)) for values in zip(*processed, strict=True)]
+
+
+# A placeholder the driver fills (named or positional), or an escaped percent sign.
+_PLACEHOLDER = re.compile(r"%%|%\((\w+)\)s|%s")
+
+
+def _as_positional(sql: str, names: Sequence[str], positional: bool) -> tuple[str, list[str]]:
+    """psycopg's named (%(name)s) or positional (%s) placeholders, all as %s."""
+    order: list[str] = []
+    given = iter(names)
+
+    def one(match: re.Match[str]) -> str:
+        if match.group(0) == "%%":
+            return "%%"
+        order.append(match.group(1) if match.group(1) is not None else next(given))
+        return "%s"
+
+    converted = _PLACEHOLDER.sub(one, sql)
+    if positional and len(order) != len(names):
+        raise ValueError(f"placeholders and parameters differ in {sql!r}")
+    return converted, order
 
 
 def _processed_columns(
@@ -184,6 +225,51 @@ def execute_many(conn: Connection, statement: Executable, rows: Sequence[Mapping
     if not same:
         return int(conn.execute(statement, list(rows)).rowcount)
     return _execute(conn, statement, columns, len(rows))
+
+
+def insert_together(conn: Connection, batches: Sequence[tuple[Executable, Columns]]) -> None:
+    """Send several INSERT batches (each given column by column, and each column as long
+    as the batch) as one PostgreSQL statement: the first batches become data-modifying
+    CTEs (`WITH w0 AS (INSERT ...), ...`) of the last one's INSERT.
+
+    One statement, so one round of the driver's per-statement work (a cursor, the
+    query's conversion, the prepared-statement bookkeeping, in a pipeline a wait for the
+    socket) instead of one per batch. Foreign keys between the batches hold: PostgreSQL
+    checks them when the whole statement is done. Its CTEs run in an order it does not
+    specify, so only inserts whose foreign-key checks lock no contended row in an order
+    that matters belong here (pipelined_commit.py sends a placement's reservations and
+    stock UPDATEs, which lock stock rows in SKU order, apart). Raises as `_execute`."""
+    dialect = conn.dialect
+    parts: list[tuple[str, list[Any]]] = []
+    try:
+        for statement, columns in batches:
+            count = len(next(iter(columns.values()), ()))
+            if count:
+                parts += _compiled(statement, dialect, tuple(columns)).parts(columns, count)
+    except Exception as exc:  # a bind processor refused a value, as in Connection.execute
+        raise sa_exc.StatementError(
+            f"({type(exc).__module__}.{type(exc).__name__}) {exc}", None, None, exc
+        ) from exc
+    if not parts:
+        return
+    *ctes, (last, _) = parts
+    sql = last
+    if ctes:
+        heads = ", ".join(f"w{n} AS ({cte})" for n, (cte, _) in enumerate(ctes))
+        sql = f"WITH {heads} {last}"
+    args = [value for _, values in parts for value in values]
+    proxied = conn.connection
+    try:
+        cursor = proxied.cursor()
+        try:
+            cursor.execute(sql, args)
+        finally:
+            cursor.close()
+    except dialect.loaded_dbapi.Error as exc:
+        wrapped = driver_error(dialect, exc, proxied.dbapi_connection, sql, args)
+        if getattr(wrapped, "connection_invalidated", False):
+            conn.invalidate(exc)
+        raise wrapped from exc
 
 
 def execute_columns(conn: Connection, statement: Executable, columns: Columns) -> int:

@@ -16,6 +16,11 @@ refuses when the stock ran short instead of matching no row. An error (a duplica
 key, the CHECK) arrives when the pipeline syncs; the server skips the COMMIT queued
 behind it and the unit of work rolls back, as it did when the error came earlier.
 See docs/decisions/0030-a-placement-commits-in-one-round-trip.md.
+
+Inside the pipeline the new rows (the order, its lines, the outbox rows) are one
+INSERT with CTEs, since each statement costs psycopg's per-statement work; the
+reservations and the stock UPDATEs, which lock stock rows in SKU order, follow as
+statements of their own (write_queue.send_one_trip, decision 0032).
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from sqlalchemy import exc as sa_exc
 
 from adapters.sql.bulk import driver_error
 from adapters.sql.errors import is_unique_violation
-from adapters.sql.repositories.write_queue import send_steps
+from adapters.sql.repositories.write_queue import send_one_trip
 from adapters.sql.staged import Step
 from core.ports.errors import ConcurrencyConflict
 
@@ -50,7 +55,7 @@ def commit_in_one_trip(conn: Connection, steps: list[Step]) -> None:
     try:
         with driver.pipeline():
             try:
-                send_steps(conn, steps, one_trip=True)
+                send_one_trip(conn, steps)
                 driver.commit()
             except Exception as exc:
                 # Raised below, once out of the pipeline: psycopg logs a warning when

@@ -102,14 +102,46 @@ def test_a_placement_reads_once_then_sends_every_write_in_the_pipeline(shop: Con
     shop.place_order()(PlaceOrderCommand("c1", [RequestedLine(PLENTY, 1), RequestedLine(HOT, 2)]))
     assert [statement for statement, piped in sent if not piped] == ["SELECT"]
     assert [statement for statement, piped in sent if piped] == [
-        "INSERT",  # the order
-        "INSERT",  # its lines
-        "INSERT",  # the outbox row
-        "INSERT",  # the reservations
-        "UPDATE",  # the stock
+        "WITH",  # the order, its lines and the outbox row: one INSERT (insert_together)
+        "INSERT",  # the reservations, in SKU order
+        "UPDATE",  # the stock, in SKU order
     ]
     hot = shop.queries().get_stock(HOT)
     assert hot is not None and (hot.on_hand, hot.reserved) == (5, 2)
+
+
+def test_a_keyed_one_line_placement_inserts_its_new_rows_in_one_statement(
+    shop: Container,
+) -> None:
+    """One line (no recordset for the lines) and an idempotency key (its record is
+    inserted at once, before the pipeline: its primary key decides between concurrent
+    retries): the order, its line and the outbox row in the one INSERT, foreign keys
+    and all; the same request again replays the answer the record kept."""
+    sent: list[str] = []
+
+    class Counting(psycopg.Cursor[Any]):
+        def execute(self, query: Any, params: Any = None, **kwargs: Any) -> Any:
+            if self.connection._pipeline is not None:
+                sent.append(str(query))
+            return super().execute(query, params, **kwargs)
+
+    @event.listens_for(shop.database().engine, "checkout")
+    def _count(dbapi_connection: Any, *_: Any) -> None:
+        dbapi_connection.cursor_factory = Counting
+
+    command = PlaceOrderCommand("c1", [RequestedLine(PLENTY, 2)], idempotency_key="k-1")
+    placed = shop.place_order()(command)
+    assert not placed.replayed
+    assert [sql.split()[0] for sql in sent] == ["WITH", "INSERT", "UPDATE"]
+    together, reservation, stock = sent
+    assert reservation.startswith("INSERT INTO stock_reservations ")
+    assert stock.startswith("UPDATE stock ")
+    for table in ("orders", "order_lines", "outbox"):
+        assert f"INSERT INTO {table} " in together
+    assert _counts(shop) == (1, 1, 1, 1)
+    again = shop.place_order()(command)
+    assert again.replayed and again.order == placed.order
+    assert _counts(shop) == (1, 1, 1, 1)
 
 
 def test_a_stock_row_written_in_the_unit_of_work_is_read_again(shop: Container) -> None:

@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 
 from sqlalchemy import Connection, Executable
 
-from adapters.sql.bulk import execute_many
+from adapters.sql.bulk import Columns, execute_many, insert_together
 from adapters.sql.repositories.base import Track, VersionedRepository, on_duplicate
 from adapters.sql.repositories.statements import (
     ONE_ROW_EACH,
@@ -174,6 +174,41 @@ class WriteQueue:
         if not any(self._steps[upto:]):
             self._dirty.clear()
         send_steps(self._conn, steps)
+
+
+def send_one_trip(conn: Connection, steps: Sequence[Step]) -> None:
+    """A placement's queued writes (all of WriteQueue's steps, as `take_all` gives them)
+    inside the pipeline of pipelined_commit.py: as `send_steps(..., one_trip=True)`,
+    except that its new rows (the order, its lines, the outbox rows) go as one
+    statement (`insert_together`, decision 0032). Their foreign-key checks lock no
+    stock row; the reservations and the stock UPDATEs, which do, follow in SKU order."""
+    first, last = WriteQueue.ORDERS, WriteQueue.OUTBOX
+    send_steps(conn, steps[:first], one_trip=True)
+    batches = _as_columns(steps[first : last + 1])
+    if batches is None:  # rows of one statement with different parameters: as before
+        send_steps(conn, steps[first : last + 1], one_trip=True)
+    else:
+        on_duplicate(_added_concurrently, insert_together, conn, batches)
+    send_steps(conn, steps[last + 1 :], one_trip=True)
+
+
+def _as_columns(steps: Sequence[Step]) -> list[tuple[Executable, Columns]] | None:
+    """Each run of the same statement as one batch given column by column; None if a
+    run's rows do not all carry the same parameters."""
+    batches: list[tuple[Executable, Columns]] = []
+    for queued in steps:
+        start = 0
+        while start < len(queued):
+            statement, end = queued[start][0], start
+            while end < len(queued) and queued[end][0] is statement:
+                end += 1
+            rows = [params for _, params in queued[start:end]]
+            names = rows[0].keys()
+            if any(row.keys() != names for row in rows):
+                return None
+            batches.append((statement, {name: [row[name] for row in rows] for name in names}))
+            start = end
+    return batches
 
 
 class QueuedRepository(VersionedRepository):
