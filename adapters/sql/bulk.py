@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 import weakref
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 import msgspec
 from sqlalchemy import Connection, Dialect, Executable, Insert
@@ -247,9 +247,7 @@ def insert_together(conn: Connection, batches: Sequence[tuple[Executable, Column
             if count:
                 parts += _compiled(statement, dialect, tuple(columns)).parts(columns, count)
     except Exception as exc:  # a bind processor refused a value, as in Connection.execute
-        raise sa_exc.StatementError(
-            f"({type(exc).__module__}.{type(exc).__name__}) {exc}", None, None, exc
-        ) from exc
+        raise _bind_error(exc, None) from exc
     if not parts:
         return
     *ctes, (last, _) = parts
@@ -266,10 +264,7 @@ def insert_together(conn: Connection, batches: Sequence[tuple[Executable, Column
         finally:
             cursor.close()
     except dialect.loaded_dbapi.Error as exc:
-        wrapped = driver_error(dialect, exc, proxied.dbapi_connection, sql, args)
-        if getattr(wrapped, "connection_invalidated", False):
-            conn.invalidate(exc)
-        raise wrapped from exc
+        _raise_driver_error(conn, exc, sql, args)
 
 
 def execute_columns(conn: Connection, statement: Executable, columns: Columns) -> int:
@@ -300,9 +295,7 @@ def _execute(conn: Connection, statement: Executable, columns: Columns, count: i
         else:
             args = compiled.args(columns)
     except Exception as exc:  # a bind processor refused a value, as in Connection.execute
-        raise sa_exc.StatementError(
-            f"({type(exc).__module__}.{type(exc).__name__}) {exc}", compiled.sql, None, exc
-        ) from exc
+        raise _bind_error(exc, compiled.sql) from exc
     if compiled.rows_sql is not None and count >= MIN_ROWS:
         return _execute_rows(conn, compiled, args)
     dbapi_error = dialect.loaded_dbapi.Error
@@ -318,10 +311,7 @@ def _execute(conn: Connection, statement: Executable, columns: Columns, count: i
         finally:
             cursor.close()
     except dbapi_error as exc:
-        wrapped = driver_error(dialect, exc, proxied.dbapi_connection, sql, args)
-        if getattr(wrapped, "connection_invalidated", False):
-            conn.invalidate(exc)
-        raise wrapped from exc
+        _raise_driver_error(conn, exc, sql, args)
 
 
 def _execute_rows(conn: Connection, compiled: _Compiled, args: list[Any]) -> int:
@@ -339,11 +329,24 @@ def _execute_rows(conn: Connection, compiled: _Compiled, args: list[Any]) -> int
         finally:
             cursor.close()
     except dialect.loaded_dbapi.Error as exc:
-        wrapped = driver_error(dialect, exc, proxied.dbapi_connection, sql, flat)
-        if getattr(wrapped, "connection_invalidated", False):
-            conn.invalidate(exc)
-        raise wrapped from exc
+        _raise_driver_error(conn, exc, sql, flat)
     return inserted
+
+
+def _bind_error(exc: Exception, sql: str | None) -> sa_exc.StatementError:
+    """A value a bind processor refused, as `Connection.execute` reports it."""
+    return sa_exc.StatementError(
+        f"({type(exc).__module__}.{type(exc).__name__}) {exc}", sql, None, exc
+    )
+
+
+def _raise_driver_error(conn: Connection, exc: Exception, sql: str, args: Any) -> NoReturn:
+    """Raise a driver error of `sql` as `Connection.execute` would, after invalidating
+    `conn` if the error means the connection is gone."""
+    wrapped = driver_error(conn.dialect, exc, conn.connection.dbapi_connection, sql, args)
+    if getattr(wrapped, "connection_invalidated", False):
+        conn.invalidate(exc)
+    raise wrapped from exc
 
 
 def driver_error(

@@ -3,7 +3,7 @@ of a placement's writes), sent in batches at commit."""
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable, Sequence
+from collections.abc import Hashable, Iterable, Iterator, Sequence
 from typing import Any, ClassVar
 
 from sqlalchemy import Connection, Executable
@@ -30,21 +30,26 @@ def send_steps(conn: Connection, steps: Iterable[Step], *, one_trip: bool = Fals
     With `one_trip` (inside the pipeline of pipelined_commit.py, COMMIT to follow), no
     row count is known before COMMIT: the stock reservations go as STOCK_RESERVE_OR_FAIL,
     and the queue held no other write that must match one row (`one_trip_ready`)."""
+    for statement, batch in _runs(steps):
+        if statement is STOCK_RESERVE:  # rows locked in SKU order: no deadlock
+            batch.sort(key=lambda params: str(params["k_sku"]))
+        elif statement is RESERVATION_INSERT:  # the foreign-key checks' locks too
+            batch.sort(key=lambda params: str(params["sku"]))
+        sent = STOCK_RESERVE_OR_FAIL if one_trip and statement is STOCK_RESERVE else statement
+        rowcount = on_duplicate(_added_concurrently, execute_many, conn, sent, batch)
+        if not one_trip and statement in ONE_ROW_EACH and rowcount != len(batch):
+            raise ConcurrencyConflict("a row was changed by another transaction")
+
+
+def _runs(steps: Iterable[Step]) -> Iterator[tuple[Executable, list[dict[str, Any]]]]:
+    """Each step's runs of the same statement, in order, with their rows' parameters."""
     for queued in steps:
         start = 0
         while start < len(queued):
             statement, end = queued[start][0], start
             while end < len(queued) and queued[end][0] is statement:
                 end += 1
-            batch = [params for _, params in queued[start:end]]
-            if statement is STOCK_RESERVE:  # rows locked in SKU order: no deadlock
-                batch.sort(key=lambda params: str(params["k_sku"]))
-            elif statement is RESERVATION_INSERT:  # the foreign-key checks' locks too
-                batch.sort(key=lambda params: str(params["sku"]))
-            sent = STOCK_RESERVE_OR_FAIL if one_trip and statement is STOCK_RESERVE else statement
-            rowcount = on_duplicate(_added_concurrently, execute_many, conn, sent, batch)
-            if not one_trip and statement in ONE_ROW_EACH and rowcount != len(batch):
-                raise ConcurrencyConflict("a row was changed by another transaction")
+            yield statement, [params for _, params in queued[start:end]]
             start = end
 
 
@@ -196,18 +201,11 @@ def _as_columns(steps: Sequence[Step]) -> list[tuple[Executable, Columns]] | Non
     """Each run of the same statement as one batch given column by column; None if a
     run's rows do not all carry the same parameters."""
     batches: list[tuple[Executable, Columns]] = []
-    for queued in steps:
-        start = 0
-        while start < len(queued):
-            statement, end = queued[start][0], start
-            while end < len(queued) and queued[end][0] is statement:
-                end += 1
-            rows = [params for _, params in queued[start:end]]
-            names = rows[0].keys()
-            if any(row.keys() != names for row in rows):
-                return None
-            batches.append((statement, {name: [row[name] for row in rows] for name in names}))
-            start = end
+    for statement, rows in _runs(steps):
+        names = rows[0].keys()
+        if any(row.keys() != names for row in rows):
+            return None
+        batches.append((statement, {name: [row[name] for row in rows] for name in names}))
     return batches
 
 
