@@ -21,19 +21,28 @@ Inside the pipeline the new rows (the order, its lines, the outbox rows) are one
 INSERT with CTEs, since each statement costs psycopg's per-statement work; the
 reservations and the stock UPDATEs, which lock stock rows in SKU order, follow as
 statements of their own (write_queue.send_one_trip, decision 0032).
+
+An unkeyed placement has begun no transaction when it gets here (its read ran in
+autocommit, late_begin.py): its pipeline runs in autocommit too, as one implicit
+transaction that the pipeline's one Sync commits, with no BEGIN or COMMIT to send
+(decision 0033).
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from sqlalchemy import Connection
 from sqlalchemy import exc as sa_exc
 
 from adapters.sql.bulk import driver_error
 from adapters.sql.errors import is_unique_violation
+from adapters.sql.late_begin import outside_transaction
 from adapters.sql.repositories.write_queue import send_one_trip
 from adapters.sql.staged import Step
 from core.ports.errors import ConcurrencyConflict
 
+_ROLLBACK = b"ROLLBACK"
 _CHECK_VIOLATION = "23514"
 _FOREIGN_KEY_VIOLATION = "23503"
 # The rows a placement's errors can name when stock moved under it.
@@ -52,18 +61,26 @@ def commit_in_one_trip(conn: Connection, steps: list[Step]) -> None:
     driver = conn.connection.dbapi_connection
     assert driver is not None
     failed: Exception | None = None
-    try:
-        with driver.pipeline():
-            try:
-                send_one_trip(conn, steps)
-                driver.commit()
-            except Exception as exc:
-                # Raised below, once out of the pipeline: psycopg logs a warning when
-                # leaving an aborted pipeline raises again over an exception.
+    # Nothing begun yet (the placement's read ran outside a transaction, late_begin.py):
+    # the pipeline runs in autocommit, and the server keeps everything up to its one
+    # Sync (at the block's end) in one implicit transaction, committed at that Sync or
+    # rolled back whole at the first error. No BEGIN or COMMIT to send.
+    with outside_transaction(conn) as implicit:
+        try:
+            with driver.pipeline():
+                try:
+                    send_one_trip(conn, steps)
+                    if not implicit:
+                        driver.commit()
+                except Exception as exc:
+                    # Raised below, once out of the pipeline: psycopg logs a warning
+                    # when leaving an aborted pipeline raises again over an exception.
+                    failed = exc
+                    if implicit:
+                        _roll_back_before_sync(conn, driver)
+        except dialect.loaded_dbapi.Error as exc:
+            if failed is None:  # else it is that same failure again ("pipeline aborted")
                 failed = exc
-    except dialect.loaded_dbapi.Error as exc:
-        if failed is None:  # else it is that same failure again ("pipeline aborted")
-            failed = exc
     if failed is None:
         return
     if not isinstance(failed, dialect.loaded_dbapi.Error):
@@ -77,6 +94,18 @@ def commit_in_one_trip(conn: Connection, steps: list[Step]) -> None:
         conn.invalidate(failed)
     _raise_lost_race(wrapped)
     raise wrapped from failed
+
+
+def _roll_back_before_sync(conn: Connection, driver: Any) -> None:
+    """A write failed on this side (a value a bind processor refused, a bug) with some
+    writes already sent: the Sync at the pipeline's end would commit those. A ROLLBACK
+    ends the implicit transaction first (if the server already failed it, ROLLBACK is
+    skipped with the rest). If even that cannot be sent, the connection is closed before
+    any Sync, and the server rolls back what it holds."""
+    try:
+        driver.execute(_ROLLBACK)
+    except Exception:
+        conn.invalidate()
 
 
 def _raise_lost_race(error: sa_exc.StatementError) -> None:

@@ -57,3 +57,16 @@ def test_help_imports_no_framework_database_or_broker(command: list[str]) -> Non
     assert report["code"] == 0
     assert "Usage: orderly" in report["help"]
     assert report["heavy"] == []
+
+
+def test_the_sql_unit_of_work_imports_no_postgresql_driver() -> None:
+    """A SQLite process (the CLI's import, the embedded default) never pays for psycopg's
+    import (about 0.2 s): only a PostgreSQL engine loads it."""
+    probe = (
+        "import sys, adapters.sql.unit_of_work, adapters.sql.pipelined_commit,"
+        " adapters.sql.late_begin; print('psycopg' in sys.modules)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "False"

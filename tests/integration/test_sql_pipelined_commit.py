@@ -4,8 +4,12 @@ fails at the sync instead of when it was sent."""
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -13,6 +17,7 @@ import pytest
 from sqlalchemy import event, func, select
 
 from adapters.sql import pipelined_commit
+from adapters.sql.repositories import write_queue
 from adapters.sql.repositories.statements import RESERVATION_INSERT, STOCK_RESERVE, STOCK_UPDATE
 from adapters.sql.repositories.write_queue import WriteQueue
 from adapters.sql.tables import order_lines, orders, outbox, stock_reservations
@@ -81,33 +86,162 @@ def test_a_placement_commits_every_write_in_one_trip(shop: Container, one_trips:
     assert hot is not None and (hot.on_hand, hot.reserved) == (5, 2)
 
 
+class _Traced:
+    """libpq's own trace of every connection `engine` checks out while it is on: what
+    each one sent, as round trips (each ends with the frontend's Sync or simple Query,
+    which the server answers with ReadyForQuery)."""
+
+    def __init__(self, engine: Any) -> None:
+        self._engine = engine
+        self._dir = Path(tempfile.mkdtemp(prefix="libpq-trace-"))
+        self._descriptors: list[int] = []
+        self._conns: list[Any] = []
+        self._texts: list[str] = []
+
+    def __enter__(self) -> _Traced:
+        event.listen(self._engine, "checkout", self._trace)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        event.remove(self._engine, "checkout", self._trace)
+        for conn in self._conns:
+            if not conn.closed:
+                conn.pgconn.untrace()
+        for n, descriptor in enumerate(self._descriptors):
+            os.close(descriptor)
+            self._texts.append((self._dir / str(n)).read_text())
+        shutil.rmtree(self._dir)
+
+    def _trace(self, dbapi_connection: Any, *_: Any) -> None:
+        if dbapi_connection in self._conns:
+            return
+        path = self._dir / str(len(self._descriptors))
+        descriptor = os.open(path, os.O_CREAT | os.O_WRONLY)
+        dbapi_connection.pgconn.trace(descriptor)
+        dbapi_connection.pgconn.set_trace_flags(
+            psycopg.pq.Trace.SUPPRESS_TIMESTAMPS | psycopg.pq.Trace.REGRESS_MODE
+        )
+        self._descriptors.append(descriptor)
+        self._conns.append(dbapi_connection)
+
+    def round_trips(self) -> list[list[list[str]]]:
+        """Per connection, its round trips, each the frontend's message types (once the
+        block has ended)."""
+        everyone = []
+        for text in self._texts:
+            trips: list[list[str]] = [[]]
+            for line in text.splitlines():
+                fields = line.split("\t")
+                if len(fields) < 3 or fields[0] != "F":
+                    continue
+                kind = fields[2]
+                trips[-1].append(kind)
+                if kind in ("Sync", "Query"):
+                    trips.append([])
+            everyone.append(trips[:-1])
+        return everyone
+
+
 def test_a_placement_reads_once_then_sends_every_write_in_the_pipeline(shop: Container) -> None:
-    """Its products and stock in one SELECT; nothing else outside the pipeline (BEGIN
-    and COMMIT are the driver's own commands, not cursor statements)."""
+    """Its products and stock in one SELECT, outside any transaction; then one round
+    trip, the writes ending with the Sync that commits them (late_begin.py,
+    pipelined_commit.py)."""
     sent: list[tuple[str, bool]] = []
+
+    def first_word(query: Any) -> str:
+        text = query.decode() if isinstance(query, bytes) else str(query)
+        return text.split()[0]
 
     class Counting(psycopg.Cursor[Any]):
         def execute(self, query: Any, params: Any = None, **kwargs: Any) -> Any:
-            sent.append((str(query).split()[0], self.connection._pipeline is not None))
+            sent.append((first_word(query), self.connection._pipeline is not None))
             return super().execute(query, params, **kwargs)
 
         def executemany(self, query: Any, params_seq: Any, **kwargs: Any) -> None:
-            sent.append((str(query).split()[0], self.connection._pipeline is not None))
+            sent.append((first_word(query), self.connection._pipeline is not None))
             super().executemany(query, params_seq, **kwargs)
 
-    @event.listens_for(shop.database().engine, "checkout")
+    engine = shop.database().engine
+
+    @event.listens_for(engine, "checkout")
     def _count(dbapi_connection: Any, *_: Any) -> None:
         dbapi_connection.cursor_factory = Counting
 
-    shop.place_order()(PlaceOrderCommand("c1", [RequestedLine(PLENTY, 1), RequestedLine(HOT, 2)]))
+    with _Traced(engine) as traced:
+        shop.place_order()(
+            PlaceOrderCommand("c1", [RequestedLine(PLENTY, 1), RequestedLine(HOT, 2)])
+        )
     assert [statement for statement, piped in sent if not piped] == ["SELECT"]
+    # In the pipeline, no BEGIN and no COMMIT: in autocommit, its one Sync ends the
+    # implicit transaction that holds all three (late_begin.py).
     assert [statement for statement, piped in sent if piped] == [
         "WITH",  # the order, its lines and the outbox row: one INSERT (insert_together)
         "INSERT",  # the reservations, in SKU order
         "UPDATE",  # the stock, in SKU order
     ]
+    # Two round trips on the one connection: the read, then the pipeline (no BEGIN of
+    # psycopg's own, which is a simple Query, and one Sync at the pipeline's end).
+    [trips] = traced.round_trips()
+    assert len(trips) == 2
+    assert all(message != "Query" for trip in trips for message in trip)
+    assert trips[0][-1] == trips[1][-1] == "Sync"
     hot = shop.queries().get_stock(HOT)
     assert hot is not None and (hot.on_hand, hot.reserved) == (5, 2)
+
+
+def test_a_connection_goes_back_to_its_pool_in_a_transaction_mode(shop: Container) -> None:
+    """After a placement that committed and one whose pipeline failed (stock taken
+    after its read), neither in autocommit: the next unit of work on the connection
+    begins a transaction as usual."""
+    returned: list[bool] = []
+
+    @event.listens_for(shop.database().engine, "checkin")
+    def _returned(dbapi_connection: Any, *_: Any) -> None:
+        if dbapi_connection is not None:
+            returned.append(dbapi_connection.autocommit)
+
+    shop.place_order()(PlaceOrderCommand("c1", [RequestedLine(HOT, 1)]))
+    with pytest.raises(ConcurrencyConflict, match="stock changed"), shop.uow_factory()() as uow:
+        _reserve_unlocked(uow, "late", {HOT: 4})
+        shop.place_order()(PlaceOrderCommand("c2", [RequestedLine(HOT, 3)]))
+        uow.commit()
+    assert returned and not any(returned)
+    with shop.uow_factory()() as uow:  # the next unit of work: writes in a transaction
+        stock = uow.stock.get_many([PLENTY])[PLENTY]
+        driver = uow.stock._conn.connection.dbapi_connection
+        assert driver is not None and not driver.autocommit
+        assert driver.pgconn.transaction_status == psycopg.pq.TransactionStatus.INTRANS
+        stock.set_on_hand(stock.on_hand + 1, _NOW)
+        uow.stock.save(stock)
+        uow.commit()
+    assert _counts(shop) == (2, 2, 2, 2)
+
+
+def test_a_failure_on_this_side_mid_pipeline_commits_nothing(
+    shop: Container, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The order, its lines and the outbox row are already sent when the next write
+    fails before it is sent (here a stand-in for a refused value or a bug): the Sync
+    at the pipeline's end must not commit them (pipelined_commit._roll_back_before_sync)."""
+    real = write_queue.send_steps
+    calls: list[int] = []
+
+    def failing(conn: Any, steps: Any, *, one_trip: bool = False) -> None:
+        calls.append(1)
+        if len(calls) == 2:  # after send_one_trip's insert_together: the reservations
+            raise RuntimeError("refused on this side")
+        real(conn, steps, one_trip=one_trip)
+
+    monkeypatch.setattr(write_queue, "send_steps", failing)
+    with pytest.raises(RuntimeError, match="refused on this side"):
+        shop.place_order()(PlaceOrderCommand("c1", [RequestedLine(HOT, 2)]))
+    assert _counts(shop) == (0, 0, 0, 0)
+    hot = shop.queries().get_stock(HOT)
+    assert hot is not None and (hot.on_hand, hot.reserved) == (5, 0)
+    monkeypatch.setattr(write_queue, "send_steps", real)
+    shop.place_order()(PlaceOrderCommand("c1", [RequestedLine(HOT, 2)]))  # all still works
+    assert _counts(shop) == (1, 1, 1, 1)
+    assert [r.getMessage() for r in caplog.records if r.name == "psycopg"] == []
 
 
 def test_a_keyed_one_line_placement_inserts_its_new_rows_in_one_statement(
@@ -122,7 +256,7 @@ def test_a_keyed_one_line_placement_inserts_its_new_rows_in_one_statement(
     class Counting(psycopg.Cursor[Any]):
         def execute(self, query: Any, params: Any = None, **kwargs: Any) -> Any:
             if self.connection._pipeline is not None:
-                sent.append(str(query))
+                sent.append(query.decode() if isinstance(query, bytes) else str(query))
             return super().execute(query, params, **kwargs)
 
     @event.listens_for(shop.database().engine, "checkout")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from adapters.sql import mapping
+from adapters.sql.late_begin import outside_transaction
 from adapters.sql.prepared import select_rows
 from adapters.sql.repositories.statements import (
     PRODUCT_GET,
@@ -61,7 +62,9 @@ class SqlProductRepository(QueuedRepository):
         is checked when it is written (STOCK_RESERVE)."""
         kept = self._queue.unlocked_stock
         found = {}
-        for row in select_rows(self._conn, PRODUCTS_WITH_STOCK_UNLOCKED, {"skus": wanted}):
+        with outside_transaction(self._conn):  # first of a placement: no BEGIN trip (late_begin)
+            rows = select_rows(self._conn, PRODUCTS_WITH_STOCK_UNLOCKED, {"skus": wanted})
+        for row in rows:
             sku = row["sku"]
             found[sku] = self._loaded_product(row)
             if row["stock_version"] is not None and not self._queue.queued("stock", sku):
