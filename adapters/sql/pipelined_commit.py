@@ -61,10 +61,11 @@ def commit_in_one_trip(conn: Connection, steps: list[Step]) -> None:
     driver = conn.connection.dbapi_connection
     assert driver is not None
     failed: Exception | None = None
-    # Nothing begun yet (the placement's read ran outside a transaction, late_begin.py):
-    # the pipeline runs in autocommit, and the server keeps everything up to its one
-    # Sync (at the block's end) in one implicit transaction, committed at that Sync or
-    # rolled back whole at the first error. No BEGIN or COMMIT to send.
+    # `implicit`: nothing begun yet (an unkeyed placement's read ran in autocommit,
+    # late_begin.py), so the pipeline runs in autocommit and the server keeps everything
+    # up to its one Sync (the block's end) in one implicit transaction, committed there
+    # or rolled back whole at the first error: no BEGIN or COMMIT to send. Otherwise
+    # (a keyed placement) the transaction psycopg began ends with `driver.commit()`.
     with outside_transaction(conn) as implicit:
         try:
             with driver.pipeline():
