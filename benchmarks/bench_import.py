@@ -14,9 +14,13 @@ Measured in one run, on the same rows, in a fresh database each:
 
 Prints wall seconds, rows/second and this process's CPU seconds for each (CPU
 time shows the work itself when other processes share the cores), and the
-orderly/reference ratios.
+orderly/reference ratios. One run of each swings by a third on this disk (the
+reference measured 0.43-0.70 s for 100,000 rows in one morning), so `--rounds`
+(default 3) repeats everything on fresh databases, the reference and Orderly taking
+turns to go first, and the result is the median of the rounds' ratios, as
+compare.sh reports the HTTP figures.
 
-    .venv/bin/python -m benchmarks.bench_import [--rows 100000] [--batch-size 1000]
+    .venv/bin/python -m benchmarks.bench_import [--rows 100000] [--batch-size 1000] [--rounds 3]
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from __future__ import annotations
 import argparse
 import io
 import sqlite3
+import statistics
 import tempfile
 import time
 from collections.abc import Sequence
@@ -119,14 +124,20 @@ def reference(path: Path, db: Path, batch_size: int) -> Timing:
     return elapsed
 
 
-def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--rows", type=int, default=100_000)
-    parser.add_argument("--batch-size", type=int, default=1000)
-    args = parser.parse_args(argv)
-    rows: int = args.rows
-    batch = str(args.batch_size)
+Round = dict[str, Timing]
 
+LABELS = {
+    "first": "orderly products import",
+    "again": "  same file again",
+    "parse": "  CLI parsing only",
+    "reference": "reference: sqlite3 executemany",
+}
+
+
+def one_round(rows: int, batch_size: int, reference_first: bool) -> Round:
+    """Every measurement once, each on a fresh database."""
+    measured: Round = {}
+    batch = str(batch_size)
     with tempfile.TemporaryDirectory(prefix="orderly-bench-import-") as tmp:
         folder = Path(tmp)
         csv_path = folder / "products.csv"
@@ -134,26 +145,57 @@ def main(argv: Sequence[str] | None = None) -> None:
         url = f"sqlite:///{folder / 'orderly.db'}"
         run_cli(url, "db", "upgrade")
 
-        ref = reference(csv_path, folder / "reference.db", args.batch_size)
-        parse = parse_only(csv_path, args.batch_size)
-        first = run_cli(url, "products", "import", str(csv_path), "--batch-size", batch)
-        again = run_cli(url, "products", "import", str(csv_path), "--batch-size", batch)
+        def orderly() -> None:
+            measured["first"] = run_cli(
+                url, "products", "import", str(csv_path), "--batch-size", batch
+            )
+            measured["again"] = run_cli(
+                url, "products", "import", str(csv_path), "--batch-size", batch
+            )
 
+        def floor() -> None:
+            measured["reference"] = reference(csv_path, folder / "reference.db", batch_size)
+
+        for step in (floor, orderly) if reference_first else (orderly, floor):
+            step()
+        measured["parse"] = parse_only(csv_path, batch_size)
+    return measured
+
+
+def report(rows: int, batch_size: int, rounds: list[Round]) -> str:
     out = io.StringIO()
-    out.write(f"CSV import of {rows:,} rows into SQLite, batches of {args.batch_size}\n")
-    out.write(f"{'':<32} {'wall':>8}    {'rows/s':>10}  {'CPU':>8}\n")
-    for label, (wall, cpu) in [
-        ("orderly products import", first),
-        ("  same file again", again),
-        ("  CLI parsing only", parse),
-        ("reference: sqlite3 executemany", ref),
-    ]:
-        out.write(f"{label:<32} {wall:8.2f} s  {rows / wall:>10,.0f}  {cpu:8.2f} s\n")
     out.write(
-        f"orderly / reference: {first[0] / ref[0]:.1f}x the wall time, "
-        f"{first[1] / ref[1]:.1f}x the CPU time\n"
+        f"CSV import of {rows:,} rows into SQLite, batches of {batch_size}, "
+        f"{len(rounds)} round(s), the reference and Orderly alternating which goes first\n"
     )
-    print(out.getvalue(), end="")
+    wall_ratios = [r["first"][0] / r["reference"][0] for r in rounds]
+    cpu_ratios = [r["first"][1] / r["reference"][1] for r in rounds]
+    for number, (measured, wall, cpu) in enumerate(
+        zip(rounds, wall_ratios, cpu_ratios, strict=True), 1
+    ):
+        out.write(f"round {number}{'':<24} {'wall':>8}    {'rows/s':>10}  {'CPU':>8}\n")
+        for key, label in LABELS.items():
+            took, used = measured[key]
+            out.write(f"{label:<32} {took:8.2f} s  {rows / took:>10,.0f}  {used:8.2f} s\n")
+        out.write(f"  ratio {wall:.1f}x the wall time, {cpu:.1f}x the CPU time\n")
+    out.write(
+        f"orderly / reference: {statistics.median(wall_ratios):.1f}x the wall time, "
+        f"{statistics.median(cpu_ratios):.1f}x the CPU time "
+        f"(medians of the rounds' ratios; wall {min(wall_ratios):.1f}-{max(wall_ratios):.1f}x)\n"
+    )
+    return out.getvalue()
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--batch-size", type=int, default=1000)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args(argv)
+    if args.rounds < 1:
+        parser.error("--rounds must be at least 1")
+    rounds = [one_round(args.rows, args.batch_size, n % 2 == 0) for n in range(args.rounds)]
+    print(report(args.rows, args.batch_size, rounds), end="")
 
 
 if __name__ == "__main__":
