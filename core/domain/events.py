@@ -52,17 +52,13 @@ class DomainEvent:
     def payload(self) -> dict[str, Any]:
         # Shallow on purpose: asdict() deep-copies, and was a quarter of a bulk
         # import's time. Events are frozen and their lists are never mutated.
-        # The field names are looked up once per class: dataclasses.fields() was
-        # the next biggest cost of an import's envelopes.
-        names = _PAYLOAD_FIELDS.get(type(self))
-        if names is None:
-            names = _PAYLOAD_FIELDS[type(self)] = tuple(
-                f.name for f in dataclasses.fields(self) if f.name != "occurred_at"
-            )
-        return {name: getattr(self, name) for name in names}
-
-
-_PAYLOAD_FIELDS: dict[type[DomainEvent], tuple[str, ...]] = {}
+        # A copy of the instance's __dict__, which holds exactly its fields in field
+        # order (the generated __init__ sets each, and a frozen event gets nothing
+        # else): one step in C, where a lookup per field cost an import 2 % of its
+        # instructions. tests/unit/test_events.py checks it for every event type.
+        values = self.__dict__.copy()
+        del values["occurred_at"]
+        return values
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from core.domain.errors import DomainError
 from core.domain.events import (
     EVENT_TYPES,
     SCHEMA_VERSION,
+    DomainEvent,
     EventEnvelope,
     OrderCancelled,
     OrderPlaced,
@@ -200,3 +201,16 @@ def test_a_wrapped_envelope_is_the_one_the_constructor_builds() -> None:
         assert list(vars(wrapped).items()) == list(vars(built).items())
         with pytest.raises(FrozenInstanceError):
             wrapped.event_id = "changed"  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("cls", [EVENT_TYPES[name] for name in sorted(EVENT_TYPES)])
+def test_a_payload_is_every_field_but_occurred_at_in_field_order(cls: type[DomainEvent]) -> None:
+    # payload() copies the instance's __dict__: it must hold the fields and nothing else.
+    now = datetime(2026, 3, 4, 5, 6, 7, tzinfo=UTC)
+    names = [f.name for f in fields(cls) if f.name != "occurred_at"]
+    event = cls(now, *(f"value-of-{name}" for name in names))
+    payload = event.payload()
+    assert list(payload.items()) == [(name, f"value-of-{name}") for name in names]
+    assert payload is not event.payload()  # a copy each time: the event stays as it was
+    payload["extra"] = 1
+    assert "extra" not in event.payload() and event.occurred_at == now
