@@ -91,7 +91,7 @@ class ProductRow(NamedTuple):
 
     A named tuple, not a frozen dataclass like the commands: an import makes one per
     row, and a frozen dataclass's __init__ (an object.__setattr__ per field) cost five
-    times as much, 2-3 % of the import."""
+    times as much, 2 % of the import's instructions."""
 
     line: int
     sku: str
