@@ -33,18 +33,14 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import shutil
-import subprocess
 import sys
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from benchmarks import callgrind
 from benchmarks.bench_http_orders import REF_KEY, _pg_admin, _prepare
-
-ROOT = Path(__file__).resolve().parent.parent
-PYTHON = sys.executable
 
 
 def _copy_db(source: Path, target: Path) -> None:
@@ -86,7 +82,7 @@ def _instructions(
 ) -> int:
     """Instructions callgrind collects over one driver run on a fresh copy of the db."""
     run = Path(tempfile.mkdtemp(dir=work))
-    env = {**env, "PYTHONHASHSEED": "0"}
+    env = dict(env)
     name = f"{pg.base}_{run.name.lower().replace('-', '_')}" if pg is not None else ""
     if target == "orderly":
         if pg is not None:
@@ -100,15 +96,9 @@ def _instructions(
         else:
             env["REF_DB"] = str(run / "reference.db")
         env["BENCH_KEY"] = REF_KEY
-    done = subprocess.run(
-        ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",
-         PYTHON, "-m", "benchmarks.app_driver", target, verb, str(count)],
-        env=env, cwd=ROOT, capture_output=True, text=True,
-    )  # fmt: skip
-    found = re.search(r"Collected : (\d+)", done.stderr)
-    if done.returncode != 0 or found is None:
-        raise SystemExit(f"{target} {verb} {count} failed:\n{done.stderr[-3000:]}")
-    return int(found.group(1))
+    return callgrind.instructions(
+        ["benchmarks.app_driver", target, verb, str(count)], env, f"{target} {verb} {count}"
+    )
 
 
 def main() -> None:
@@ -121,8 +111,7 @@ def main() -> None:
         help="a PostgreSQL server where this run may create and drop databases",
     )
     args = parser.parse_args()
-    if shutil.which("valgrind") is None:
-        raise SystemExit("needs valgrind: apt-get install valgrind")
+    callgrind.require_valgrind()
     work = Path(tempfile.mkdtemp(prefix="bench-instructions-"))
     pg = _Postgres(args.pg_url) if args.storage == "postgres" else None
     try:

@@ -21,15 +21,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import shutil
-import subprocess
-import sys
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from benchmarks import callgrind
 
 
 def _drive(side: str, csv_path: Path, folder: Path) -> None:
@@ -46,16 +43,11 @@ def _drive(side: str, csv_path: Path, folder: Path) -> None:
 
 def _instructions(side: str, csv_path: Path, work: Path) -> int:
     folder = Path(tempfile.mkdtemp(dir=work))
-    done = subprocess.run(
-        ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",
-         sys.executable, "-m", "benchmarks.bench_import_instructions",
-         "--drive", side, str(csv_path), str(folder)],
-        env={**os.environ, "PYTHONHASHSEED": "0"}, cwd=ROOT, capture_output=True, text=True,
-    )  # fmt: skip
-    found = re.search(r"Collected : (\d+)", done.stderr)
-    if done.returncode != 0 or found is None:
-        raise SystemExit(f"{side} import of {csv_path.name} failed:\n{done.stderr[-3000:]}")
-    return int(found.group(1))
+    return callgrind.instructions(
+        ["benchmarks.bench_import_instructions", "--drive", side, str(csv_path), str(folder)],
+        os.environ,
+        f"{side} import of {csv_path.name}",
+    )
 
 
 def main() -> None:
@@ -70,8 +62,7 @@ def main() -> None:
         return
     if args.rows < 1 or args.base < 1:
         parser.error("--rows and --base must be at least 1")
-    if shutil.which("valgrind") is None:
-        raise SystemExit("needs valgrind: apt-get install valgrind")
+    callgrind.require_valgrind()
     from benchmarks.bench_import import write_csv
 
     work = Path(tempfile.mkdtemp(prefix="bench-import-instructions-"))
