@@ -249,8 +249,8 @@ def insert_together(conn: Connection, batches: Sequence[tuple[Executable, Column
     socket) instead of one per batch. Foreign keys between the batches hold: PostgreSQL
     checks them when the whole statement is done. Its CTEs run in an order it does not
     specify, so only inserts whose foreign-key checks lock no contended row in an order
-    that matters belong here (pipelined_commit.py sends a placement's reservations and
-    stock UPDATEs, which lock stock rows in SKU order, apart). Raises as `_execute`."""
+    that matters belong here (pipelined_commit.py sends a placement's stock UPDATEs and
+    reservations, which lock stock rows in SKU order, apart). Raises as `_execute`."""
     dialect = conn.dialect
     parts: list[tuple[str, list[Any]]] = []
     try:

@@ -6,8 +6,9 @@ psycopg pipeline that ends with COMMIT, so:
 - each process pays one send and one wait instead of six or seven: fewer system calls,
   and fewer times a storage thread gives up the GIL and must win it back;
 - the hot stock rows are locked from the UPDATE to the COMMIT, and the server now runs
-  the two back to back. Before, the lock was held while the answer to the UPDATE
-  travelled back, the thread waited for the GIL, and COMMIT travelled out.
+  them back to back, with only the reservations' INSERT between (decision 0034).
+  Before, the lock was held while the answer to the UPDATE travelled back, the thread
+  waited for the GIL, and COMMIT travelled out.
 
 What it gives up is the row count of each write before COMMIT. So only a unit of work
 whose writes need none goes this way (WriteQueue.one_trip_ready): inserts, and stock
@@ -19,8 +20,8 @@ See docs/decisions/0030-a-placement-commits-in-one-round-trip.md.
 
 Inside the pipeline the new rows (the order, its lines, the outbox rows) are one
 INSERT with CTEs, since each statement costs psycopg's per-statement work; the
-reservations and the stock UPDATEs, which lock stock rows in SKU order, follow as
-statements of their own (write_queue.send_one_trip, decision 0032).
+stock UPDATEs and then the reservations, which lock stock rows in SKU order, follow
+as statements of their own (write_queue.send_one_trip, decisions 0032 and 0034).
 
 An unkeyed placement has begun no transaction when it gets here (its read ran in
 autocommit, late_begin.py): its pipeline runs in autocommit too, as one implicit

@@ -17,11 +17,12 @@ import queue
 import random
 import threading
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, create_engine, func, select, text
+from sqlalchemy import Connection, Engine, create_engine, func, select, text
 from sqlalchemy.pool import NullPool
 
 from adapters.sql.tables import orders, outbox, stock_reservations
@@ -211,11 +212,30 @@ def test_a_placement_on_postgresql_waits_for_no_product_row_lock(postgres_url: s
     container.database().dispose()
 
 
-def test_a_placement_on_postgresql_locks_its_stock_rows_last(postgres_url: str) -> None:
-    """The conditional stock UPDATE is the placement's last statement before COMMIT:
-    the hot rows stay locked for that statement and the COMMIT only. Caught waiting
-    for a stock row another placement holds, the placement has already written its
-    order, its reservations and its outbox row (it holds those tables' write locks)."""
+class _WaitingPlacement:
+    """A placement caught waiting for its hot stock row, which another transaction
+    holds as a placement does from its stock UPDATE to its COMMIT."""
+
+    def __init__(self, container: Container, watcher: Connection) -> None:
+        self.container = container
+        self.watcher = watcher
+        self.pid = 0
+
+    def tables_written(self) -> set[str]:
+        """The tables the waiting placement holds write locks on (has written to)."""
+        return set(
+            self.watcher.execute(
+                text(
+                    "SELECT c.relname FROM pg_locks l JOIN pg_class c ON c.oid = l.relation"
+                    " WHERE l.pid = :pid AND l.mode = 'RowExclusiveLock'"
+                ),
+                {"pid": self.pid},
+            ).scalars()
+        )
+
+
+@contextmanager
+def _placement_waiting_for_a_stock_row(postgres_url: str) -> Iterator[_WaitingPlacement]:
     container = migrated_container(postgres_url)
     stock_shop(container, UNITS)
     placed: queue.Queue[str] = queue.Queue()
@@ -226,40 +246,61 @@ def test_a_placement_on_postgresql_locks_its_stock_rows_last(postgres_url: str) 
         engine.connect() as other,
         engine.connect().execution_options(isolation_level="AUTOCOMMIT") as watcher,
     ):
-        # What a placement holds from its reservation to its COMMIT.
         other.execute(text("UPDATE stock SET reserved = reserved WHERE sku = :sku"), {"sku": HOT})
-
-        waiting: list[int] = []  # the placement's backend, once it waits on the row
+        waiting = _WaitingPlacement(container, watcher)
 
         def placement_waits() -> bool:
-            waiting.extend(
-                watcher.execute(
-                    text(
-                        "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
-                        " AND wait_event_type = 'Lock' AND query LIKE 'UPDATE stock%'"
-                    )
-                ).scalars()
-            )
-            return bool(waiting)
+            pids = watcher.execute(
+                text(
+                    "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+                    " AND wait_event_type = 'Lock' AND query LIKE 'UPDATE stock%'"
+                )
+            ).scalars()
+            waiting.pid = next(iter(pids), 0)
+            return waiting.pid != 0
 
         thread = threading.Thread(target=lambda: placed.put(buy(container, 1)))
         thread.start()
         try:
             wait_until(placement_waits, "the placement to wait")
-            written = watcher.execute(
-                text(
-                    "SELECT c.relname FROM pg_locks l JOIN pg_class c ON c.oid = l.relation"
-                    " WHERE l.pid = :pid AND l.mode = 'RowExclusiveLock'"
-                ),
-                {"pid": waiting[0]},
-            ).scalars()
-            tables = set(written)
+            yield waiting
         finally:
             other.rollback()
             thread.join()
-    assert {"orders", "order_lines", "stock_reservations", "outbox"} <= tables, tables
     assert placed.get_nowait() == "placed"
     container.database().dispose()
+
+
+def test_a_placement_on_postgresql_locks_its_stock_rows_last(postgres_url: str) -> None:
+    """The conditional stock UPDATE comes after the placement's new rows, followed only
+    by its reservations and the COMMIT: the hot rows stay locked for those statements
+    only. Caught waiting for a stock row another placement holds, the placement has
+    already written its order, its lines and its outbox row (it holds those tables'
+    write locks), and not yet its reservations, whose foreign-key checks lock the stock
+    row (decision 0034)."""
+    with _placement_waiting_for_a_stock_row(postgres_url) as waiting:
+        tables = waiting.tables_written()
+    assert {"orders", "order_lines", "outbox"} <= tables, tables
+    assert "stock_reservations" not in tables, tables
+
+
+def test_a_waiting_placement_shares_no_lock_on_the_hot_stock_row(postgres_url: str) -> None:
+    """The row a placement waits for stays locked by its holder alone. When the
+    reservations' foreign-key checks came first, the waiting placement's KEY SHARE
+    joined the holder's lock: a MultiXact for every waiter, and on three hot SKUs
+    PostgreSQL's MultiXact caches thrashed until orders/s fell by a third in 50 s of
+    load (decision 0034). `pgrowlocks` shows the row's lockers as the server keeps them."""
+    with _placement_waiting_for_a_stock_row(postgres_url) as waiting:
+        waiting.watcher.execute(text("CREATE EXTENSION IF NOT EXISTS pgrowlocks"))
+        locks = waiting.watcher.execute(
+            text(
+                "SELECT s.sku, l.multi, l.modes FROM stock s"
+                " JOIN pgrowlocks('stock') l ON l.locked_row = s.ctid"
+            )
+        ).all()
+    assert [(sku, multi, list(modes)) for sku, multi, modes in locks] == [
+        (HOT, False, ["No Key Update"])
+    ]
 
 
 def _other_backends(engine: Engine) -> int:
@@ -278,8 +319,8 @@ def test_placements_cancellations_and_stock_changes_on_postgresql_never_deadlock
     postgres_url: str,
 ) -> None:
     """Everything that locks stock rows at once, on four SKUs: placements of two or
-    three lines in any order (reservations' foreign-key checks, then the reserving
-    UPDATE), cancellations releasing stock (FOR UPDATE, then versioned UPDATEs) and an
+    three lines in any order (the reserving UPDATE, then the reservations' foreign-key
+    checks), cancellations releasing stock (FOR UPDATE, then versioned UPDATEs) and an
     admin adjusting stock. The use cases retry a deadlock, so the server's own count
     of deadlocks is what must stay at zero."""
     container = migrated_container(postgres_url)

@@ -176,8 +176,8 @@ def test_a_placement_reads_once_then_sends_every_write_in_the_pipeline(shop: Con
     # implicit transaction that holds all three (late_begin.py).
     assert [statement for statement, piped in sent if piped] == [
         "WITH",  # the order, its lines and the outbox row: one INSERT (insert_together)
-        "INSERT",  # the reservations, in SKU order
         "UPDATE",  # the stock, in SKU order
+        "INSERT",  # the reservations, in SKU order, after it (decision 0034)
     ]
     # Two round trips on the one connection: the read, then the pipeline (no BEGIN of
     # psycopg's own, which is a simple Query, and one Sync at the pipeline's end).
@@ -266,8 +266,8 @@ def test_a_keyed_one_line_placement_inserts_its_new_rows_in_one_statement(
     command = PlaceOrderCommand("c1", [RequestedLine(PLENTY, 2)], idempotency_key="k-1")
     placed = shop.place_order()(command)
     assert not placed.replayed
-    assert [sql.split()[0] for sql in sent] == ["WITH", "INSERT", "UPDATE"]
-    together, reservation, stock = sent
+    assert [sql.split()[0] for sql in sent] == ["WITH", "UPDATE", "INSERT"]
+    together, stock, reservation = sent
     assert reservation.startswith("INSERT INTO stock_reservations ")
     assert stock.startswith("UPDATE stock ")
     for table in ("orders", "order_lines", "outbox"):

@@ -33,7 +33,7 @@ def send_steps(conn: Connection, steps: Iterable[Step], *, one_trip: bool = Fals
     for statement, batch in _runs(steps):
         if statement is STOCK_RESERVE:  # rows locked in SKU order: no deadlock
             batch.sort(key=lambda params: str(params["k_sku"]))
-        elif statement is RESERVATION_INSERT:  # the foreign-key checks' locks too
+        elif statement is RESERVATION_INSERT:  # their foreign-key checks' locks too
             batch.sort(key=lambda params: str(params["sku"]))
         sent = STOCK_RESERVE_OR_FAIL if one_trip and statement is STOCK_RESERVE else statement
         rowcount = on_duplicate(_added_concurrently, execute_many, conn, sent, batch)
@@ -80,20 +80,23 @@ class WriteQueue:
         ORDER_LINES,
         IDEMPOTENCY,
         OUTBOX,
-        RESERVATIONS,
         STOCK_RESERVES,
+        RESERVATIONS,
     ) = range(10)
     STEPS = 10
     # A placement's stock UPDATEs on PostgreSQL (STOCK_RESERVE) take the hot rows'
     # locks, held until COMMIT. The unit of work's commit sends them after everything
-    # else, its outbox rows and reservations included, and then COMMIT, in one round
-    # trip (pipelined_commit.py; otherwise `flush(late=False)`, then `flush()`): the
-    # locks are held for that statement and the COMMIT only. The reservations'
-    # foreign-key checks lock the stock rows first (KEY SHARE, which only FOR UPDATE
-    # waits for), so they are inserted in SKU order, the order in which every
-    # transaction locks stock rows FOR UPDATE: no cycle
-    # (docs/decisions/0028-a-placements-row-locks-on-postgresql.md).
-    LATE = RESERVATIONS
+    # else but the reservations, and then COMMIT, in one round trip
+    # (pipelined_commit.py; otherwise `flush(late=False)`, then `flush()`): the locks
+    # are held for those statements and the COMMIT only. The reservations come after
+    # the UPDATEs because their foreign-key checks lock the stock rows too (KEY
+    # SHARE). Sent first, a waiting placement's check joined the lock of the one it
+    # waited for, and every such pair makes a MultiXact: hot SKUs then slowed down
+    # round after round as PostgreSQL's MultiXact caches thrashed. After the UPDATE
+    # the check locks a row version this transaction wrote, alone
+    # (docs/decisions/0034-reservations-after-the-stock-update.md; the UPDATEs lock
+    # rows in SKU order, as every writer of stock does, decision 0028).
+    LATE = STOCK_RESERVES
 
     def __init__(
         self, conn: Connection, stage: Stage | None = None, *, defer_inserts: bool = False
@@ -186,7 +189,8 @@ def send_one_trip(conn: Connection, steps: Sequence[Step]) -> None:
     inside the pipeline of pipelined_commit.py: as `send_steps(..., one_trip=True)`,
     except that its new rows (the order, its lines, the outbox rows) go as one
     statement (`insert_together`, decision 0032). Their foreign-key checks lock no
-    stock row; the reservations and the stock UPDATEs, which do, follow in SKU order."""
+    stock row; the stock UPDATEs and then the reservations, which do, follow in SKU
+    order (decision 0034)."""
     first, last = WriteQueue.ORDERS, WriteQueue.OUTBOX
     send_steps(conn, steps[:first], one_trip=True)
     batches = _as_columns(steps[first : last + 1])
