@@ -216,8 +216,7 @@ class _WaitingPlacement:
     """A placement caught waiting for its hot stock row, which another transaction
     holds as a placement does from its stock UPDATE to its COMMIT."""
 
-    def __init__(self, container: Container, watcher: Connection) -> None:
-        self.container = container
+    def __init__(self, watcher: Connection) -> None:
         self.watcher = watcher
         self.pid = 0
 
@@ -247,7 +246,7 @@ def _placement_waiting_for_a_stock_row(postgres_url: str) -> Iterator[_WaitingPl
         engine.connect().execution_options(isolation_level="AUTOCOMMIT") as watcher,
     ):
         other.execute(text("UPDATE stock SET reserved = reserved WHERE sku = :sku"), {"sku": HOT})
-        waiting = _WaitingPlacement(container, watcher)
+        waiting = _WaitingPlacement(watcher)
 
         def placement_waits() -> bool:
             pids = watcher.execute(
